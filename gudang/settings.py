@@ -1,0 +1,56 @@
+"""Service settings (where the broker and database are), from the environment.
+
+Variables use the prefix ``GUDANG_`` and ``__`` between levels, e.g.
+``GUDANG_MQTT__HOST``, ``GUDANG_INFLUX__TOKEN``. The site itself (devices,
+bins, SKUs) is the site file, not a setting. Secrets are ``SecretStr`` so they
+never appear in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ApiSettings", "InfluxSettings", "MqttSettings", "Settings"]
+
+
+class MqttSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, gt=0, lt=65536)
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: bool = False
+    ca_file: Path | None = Field(default=None, description="CA bundle for TLS; system CAs if unset.")
+    keepalive: int = Field(default=30, ge=5, le=3600)
+
+
+class InfluxSettings(BaseModel):
+    url: str = "http://127.0.0.1:8086"
+    database: str = Field(default="gudang", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    username: str | None = Field(default=None, description="InfluxDB 1.x user.")
+    password: SecretStr | None = None
+    token: SecretStr | None = Field(default=None, description="InfluxDB 2.x/3.x token.")
+    auth_scheme: Literal["Token", "Bearer"] = Field(
+        default="Token", description="`Token` for 2.x, `Bearer` (or Token) for 3.x."
+    )
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, gt=0, lt=65536)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GUDANG_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    mqtt: MqttSettings = MqttSettings()
+    influx: InfluxSettings = InfluxSettings()
+    api: ApiSettings = ApiSettings()
+    log_format: Literal["json", "console"] = "console"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"

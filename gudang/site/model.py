@@ -1,0 +1,178 @@
+"""The site file: devices, SKUs, bins and RFID tags of one warehouse.
+
+Pydantic validates each entry; ``Site.problems()`` adds the checks that span
+entries (unique ids, references, thresholds), each with its own field path so
+that the loader can point at the right line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gudang.contract.ids import Ident
+
+__all__ = [
+    "PROTOCOLS",
+    "Bin",
+    "Device",
+    "LineSettings",
+    "Loc",
+    "Site",
+    "SiteInfo",
+    "Sku",
+    "Tag",
+]
+
+Loc = tuple[str | int, ...]
+
+Protocol = Literal["ad-continuous", "mt-sics", "toledo-continuous", "rdm6300", "uhf-m100"]
+PROTOCOLS: dict[str, Literal["scale", "rfid"]] = {
+    "ad-continuous": "scale",
+    "mt-sics": "scale",
+    "toledo-continuous": "scale",
+    "rdm6300": "rfid",
+    "uhf-m100": "rfid",
+}
+_SOCKET = re.compile(r"^socket://(?P<host>[^:/]+):(?P<port>\d{1,5})$")
+PositiveKg = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteInfo(_Strict):
+    id: Ident
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = "Asia/Jakarta"
+    language: Literal["id", "en"] = "id"
+
+
+class LineSettings(_Strict):
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    bytesize: Literal[7, 8] = 8
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+
+
+class Device(_Strict):
+    id: Ident
+    protocol: Protocol
+    port: str = Field(
+        min_length=1,
+        description="A serial device path (prefer /dev/serial/by-id/...) or socket://host:port.",
+    )
+    line: LineSettings = LineSettings()
+    edge: Ident = Field(default="edge-1", description="Which edge process reads this device.")
+    division_kg: PositiveKg = Field(
+        default=0.01, description="Display division of a scale, for deadband and motion band."
+    )
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: str) -> str:
+        if "://" in value:
+            m = _SOCKET.match(value)
+            if not m or not 0 < int(m["port"]) < 65536:
+                raise ValueError("a network port must look like socket://host:port")
+        elif any(c.isspace() for c in value):
+            raise ValueError("a serial device path must not contain white space")
+        return value
+
+    @property
+    def kind(self) -> Literal["scale", "rfid"]:
+        return PROTOCOLS[self.protocol]
+
+
+class Sku(_Strict):
+    id: Ident
+    name: str = Field(min_length=1, max_length=200)
+    grade: str | None = Field(default=None, max_length=100)
+    group: Ident = Field(default="default", description="For routing notifications.")
+    unit: Literal["kg", "pcs", "m"]
+    unit_weight_kg: PositiveKg | None = Field(
+        default=None, description="kg per piece (unit pcs) or per metre (unit m)."
+    )
+    minimum: NonNegative = Field(description="Low-stock alert at or below this quantity.")
+    reorder_point: NonNegative = Field(description="Suggest reordering at or below this.")
+    reorder_quantity: PositiveKg = Field(description="How much to order, in `unit`.")
+
+    @model_validator(mode="after")
+    def _unit_weight(self) -> Sku:
+        if self.unit != "kg" and self.unit_weight_kg is None:
+            raise ValueError(f"unit_weight_kg is required when unit is {self.unit!r}")
+        if self.reorder_point < self.minimum:
+            raise ValueError("reorder_point must be at least minimum")
+        return self
+
+    def quantity(self, net_kg: float) -> float:
+        """Net kilograms on the scale in this SKU's unit."""
+        if self.unit == "kg":
+            return net_kg
+        assert self.unit_weight_kg is not None  # guaranteed by the validator
+        return net_kg / self.unit_weight_kg
+
+
+class Bin(_Strict):
+    id: Ident
+    rack: Ident
+    device: Ident
+    channel: int = Field(default=0, ge=0, le=63)
+    sku: Ident
+    tare_kg: NonNegative = Field(default=0.0, description="Weight on the scale with the bin empty.")
+    capacity_kg: PositiveKg | None = None
+
+
+class Tag(_Strict):
+    id: Annotated[str, Field(pattern=r"^[0-9A-F]{8,64}$")]
+    kind: Literal["bundle", "item", "person", "forklift"]
+    label: str = Field(min_length=1, max_length=200)
+    sku: Ident | None = None
+
+
+class Site(_Strict):
+    site: SiteInfo
+    devices: list[Device] = Field(default_factory=list)
+    skus: list[Sku] = Field(default_factory=list)
+    bins: list[Bin] = Field(default_factory=list)
+    tags: list[Tag] = Field(default_factory=list)
+
+    def problems(self) -> list[tuple[Loc, str]]:
+        """Checks that span entries; empty when the site is consistent."""
+        found: list[tuple[Loc, str]] = []
+        for section in ("devices", "skus", "bins", "tags"):
+            items = getattr(self, section)
+            counts = Counter(item.id for item in items)
+            for i, item in enumerate(items):
+                if counts[item.id] > 1:
+                    found.append(((section, i, "id"), f"duplicate id {item.id!r}"))
+        devices = {d.id: d for d in self.devices}
+        skus = {s.id for s in self.skus}
+        channels: Counter[tuple[str, int]] = Counter((b.device, b.channel) for b in self.bins)
+        for i, b in enumerate(self.bins):
+            dev = devices.get(b.device)
+            if dev is None:
+                found.append((("bins", i, "device"), f"unknown device {b.device!r}"))
+            elif dev.kind != "scale":
+                found.append((("bins", i, "device"), f"device {b.device!r} is not a scale"))
+            if b.sku not in skus:
+                found.append((("bins", i, "sku"), f"unknown SKU {b.sku!r}"))
+            if channels[(b.device, b.channel)] > 1:
+                found.append(
+                    (("bins", i, "channel"), f"{b.device} channel {b.channel} feeds several bins")
+                )
+        for i, t in enumerate(self.tags):
+            if t.sku is not None and t.sku not in skus:
+                found.append((("tags", i, "sku"), f"unknown SKU {t.sku!r}"))
+        return found
+
+    def sku(self, sku_id: str) -> Sku:
+        return next(s for s in self.skus if s.id == sku_id)
+
+    def bins_of(self, device_id: str) -> list[Bin]:
+        return [b for b in self.bins if b.device == device_id]
