@@ -34,4 +34,6 @@ def configure(fmt: Literal["json", "console"] = "console", level: str = "info") 
 
 
 def get(component: str) -> structlog.typing.FilteringBoundLogger:
-    return structlog.get_logger().bind(component=component)  # type: ignore[no-any-return]
+    # Initial values, not .bind(): binding at import time would freeze the
+    # logger before configure() runs.
+    return structlog.get_logger(component=component)  # type: ignore[no-any-return]

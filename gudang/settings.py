@@ -23,7 +23,9 @@ class MqttSettings(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     tls: bool = False
-    ca_file: Path | None = Field(default=None, description="CA bundle for TLS; system CAs if unset.")
+    ca_file: Path | None = Field(
+        default=None, description="CA bundle for TLS; system CAs if unset."
+    )
     keepalive: int = Field(default=30, ge=5, le=3600)
 
 

@@ -93,7 +93,9 @@ class LocalServer(ABC):
                 return
             time.sleep(0.05)
         self.stop()
-        raise ServiceError(f"{self.name} did not answer within {timeout:.0f} s:\n{self._log_tail()}")
+        raise ServiceError(
+            f"{self.name} did not answer within {timeout:.0f} s:\n{self._log_tail()}"
+        )
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM, then SIGKILL after `timeout`; waits until the port is free."""

@@ -1,0 +1,46 @@
+"""Stock math: a scale reading -> each bin's net kilograms and quantity. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gudang.contract import WeightReading
+from gudang.site import Bin, Site, Sku
+
+__all__ = ["KG_PER", "BinLevel", "bin_levels", "to_kg"]
+
+KG_PER = {"kg": 1.0, "g": 0.001, "t": 1000.0, "lb": 0.45359237}
+
+
+def to_kg(weight: float, unit: str) -> float:
+    return weight * KG_PER[unit]
+
+
+@dataclass(frozen=True)
+class BinLevel:
+    bin: Bin
+    sku: Sku
+    gross_kg: float | None  # None when the indicator reported net weight
+    net_kg: float
+    quantity: float  # in sku.unit
+    ts: int
+
+
+def bin_levels(site: Site, reading: WeightReading) -> list[BinLevel]:
+    """The stock a reading shows, for every bin on that device channel.
+
+    Only stable in-range readings count: motion and faults change no stock.
+    A net reading (tare held by the indicator) is taken as the bin's net load.
+    """
+    if not reading.stable or reading.state != "ok" or reading.weight is None:
+        return []
+    kg = to_kg(reading.weight, reading.unit)
+    levels = []
+    for b in site.bins_of(reading.device_id):
+        if b.channel != reading.channel:
+            continue
+        sku = site.sku(b.sku)
+        gross = kg if reading.mode == "gross" else None
+        net = kg - b.tare_kg if reading.mode == "gross" else kg
+        levels.append(BinLevel(b, sku, gross, net, sku.quantity(net), reading.ts))
+    return levels

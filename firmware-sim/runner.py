@@ -1,0 +1,39 @@
+"""``gudang sim``: every simulated device of a site, a control port, a scenario."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gudang.sim.control import serve_control
+from gudang.sim.scenario import Scenario, run_scenario
+from gudang.sim.site import SimSite
+
+from gudang import logs
+from gudang.site import Site
+
+__all__ = ["run_sim"]
+
+log = logs.get("sim")
+
+
+async def run_sim(
+    site: Site,
+    stop: asyncio.Event,
+    *,
+    scenario: Scenario | None = None,
+    control_port: int | None = None,
+    rate_hz: float = 10.0,
+    settle_s: float = 1.5,
+) -> None:
+    sim = SimSite(site, scenario.initial if scenario else None, rate_hz=rate_hz, settle_s=settle_s)
+    server = await serve_control(sim, "127.0.0.1", control_port) if control_port else None
+    tasks = [asyncio.create_task(sim.run(stop))]
+    if scenario is not None:
+        tasks.append(asyncio.create_task(run_scenario(sim, scenario, stop)))
+    log.info("sim_start", devices=len(sim.scales), control_port=control_port)
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        if server is not None:
+            server.close()
+        log.info("sim_stop")

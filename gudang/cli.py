@@ -1,0 +1,190 @@
+"""The one command line: ``gudang <part>`` runs each part of the system."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from gudang import __version__, logs
+from gudang.errors import ConfigError, GudangError
+from gudang.settings import Settings
+from gudang.site import Site, load_site
+
+app = typer.Typer(
+    name="gudang",
+    help="Automatic stock counting for metal warehouses.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+SiteOpt = typer.Option(
+    ..., "--site", "-s", envvar="GUDANG_SITE", help="The site file (YAML).", show_default=False
+)
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    logs.configure(settings.log_format, settings.log_level)
+    return settings
+
+
+def _site(path: Path) -> Site:
+    try:
+        return load_site(path)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        raise typer.Exit(1) from exc
+
+
+def _print_config_error(exc: ConfigError) -> None:
+    err.print(f"[bold red]{exc.source}[/]: {len(exc.problems)} problem(s)")
+    for p in exc.problems:
+        where = f"line {p.line}" if p.line is not None else "       "
+        err.print(
+            f"  [cyan]{where:>8}[/]  [bold]{p.path or '<file>'}[/]: {p.message}", highlight=False
+        )
+
+
+@app.command("check-config")
+def check_config(file: Path = typer.Argument(..., help="The site file to check.")) -> None:
+    """Validate a site file; print every problem with its field path and line."""
+    try:
+        site = load_site(file)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        raise typer.Exit(1) from exc
+    Console().print(
+        f"[green]ok[/] {file}: site {site.site.id}, {len(site.devices)} devices, "
+        f"{len(site.bins)} bins, {len(site.skus)} SKUs, {len(site.tags)} tags"
+    )
+
+
+@app.command()
+def edge(
+    site_file: Path = SiteOpt,
+    edge_id: str = typer.Option(
+        "edge-1", "--edge-id", envvar="GUDANG_EDGE_ID", help="Which devices to read."
+    ),
+    heartbeat: float = typer.Option(30.0, help="Seconds between heartbeat readings."),
+    deadband: float = typer.Option(1.0, help="Stable change to publish, in display divisions."),
+) -> None:
+    """Read this edge's scales and publish readings over MQTT."""
+    from gudang.edge.agent import EdgeAgent
+    from gudang.runtime import serve
+
+    settings = _settings()
+    site = _site(site_file)
+    try:
+        agent = EdgeAgent(
+            site, edge_id, settings.mqtt, heartbeat_s=heartbeat, deadband_divisions=deadband
+        )
+    except ConfigError as exc:
+        _print_config_error(exc)
+        raise typer.Exit(1) from exc
+    serve(agent.run)
+
+
+@app.command()
+def collector(site_file: Path = SiteOpt) -> None:
+    """Turn readings into stock levels in InfluxDB."""
+    from gudang.collector.service import Collector
+    from gudang.runtime import serve
+
+    settings = _settings()
+    serve(Collector(_site(site_file), settings.mqtt, settings.influx).run)
+
+
+@app.command()
+def api(
+    site_file: Path = SiteOpt,
+    host: str | None = typer.Option(
+        None, help="Listen address [default: GUDANG_API__HOST or 127.0.0.1]."
+    ),
+    port: int | None = typer.Option(None, help="Listen port [default: GUDANG_API__PORT or 8000]."),
+) -> None:
+    """Serve the HTTP API."""
+    from gudang.api.app import create_app
+    from gudang.api.server import run_server
+    from gudang.runtime import serve
+
+    settings = _settings()
+    site = _site(site_file)
+    app_ = create_app(site, settings.influx)
+    serve(lambda stop: run_server(app_, host or settings.api.host, port or settings.api.port, stop))
+
+
+@app.command()
+def sim(
+    site_file: Path = SiteOpt,
+    scenario: Path | None = typer.Option(None, help="A scenario file to play."),
+    control_port: int | None = typer.Option(None, help="Loopback TCP port for runtime control."),
+    rate: float = typer.Option(10.0, help="Samples per second per scale."),
+    settle: float = typer.Option(1.5, help="Seconds a scale is in motion after a change."),
+) -> None:
+    """Simulate every device of a site on pseudo-terminals and TCP ports."""
+    from gudang.runtime import serve
+    from gudang.sim.runner import run_sim
+    from gudang.sim.scenario import load_scenario
+
+    _settings()
+    site = _site(site_file)
+    try:
+        plan = load_scenario(scenario) if scenario else None
+    except ConfigError as exc:
+        _print_config_error(exc)
+        raise typer.Exit(1) from exc
+
+    async def main(stop: asyncio.Event) -> None:
+        await run_sim(
+            site, stop, scenario=plan, control_port=control_port, rate_hz=rate, settle_s=settle
+        )
+
+    serve(main)
+
+
+@app.command()
+def demo(
+    workdir: Path = typer.Option(Path("var/demo"), help="Where the demo keeps its data and logs."),
+    api_port: int = typer.Option(8000, help="API port (a free one if this is taken)."),
+) -> None:
+    """Run the whole system on this machine with simulated devices."""
+    from gudang.demo import run_demo
+
+    try:
+        sys.exit(run_demo(workdir, api_port))
+    except GudangError as exc:
+        err.print(f"[bold red]demo failed:[/] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def schema(
+    out: Path = typer.Option(Path("docs/schema"), help="Folder for the JSON Schema files."),
+    contract_doc: Path = typer.Option(
+        Path("docs/contract.md"), help="Document with the topic table."
+    ),
+) -> None:
+    """Export the message contract as JSON Schema and refresh the topic table."""
+    from gudang.contract import schema as contract_schema
+
+    changed = contract_schema.write(out, contract_doc if contract_doc.exists() else None)
+    for path in changed:
+        Console().print(f"wrote {path}")
+    if not changed:
+        Console().print("schema files are up to date")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(__version__)
+
+
+if __name__ == "__main__":
+    app()
