@@ -8,11 +8,13 @@ and never touches the system-wide service.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -20,8 +22,9 @@ from types import TracebackType
 
 from gudang.errors import ServiceError
 
-__all__ = ["LocalServer", "find_binary", "free_port"]
+__all__ = ["LocalServer", "die_with_parent", "find_binary", "free_port"]
 
+_PR_SET_PDEATHSIG = 1
 _EXTRA_PATH = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 
 
@@ -30,6 +33,17 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM if its owner dies, even by SIGKILL.
+
+    Children run in their own session (so a terminal Ctrl-C reaches only the
+    owner, which stops them in order); this keeps them from outliving it.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def find_binary(name: str, package: str) -> str:
@@ -83,7 +97,11 @@ class LocalServer(ABC):
             # Own session: a Ctrl-C in the terminal reaches the owner, which then
             # stops its servers in order, instead of killing them mid-write.
             self._proc = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
