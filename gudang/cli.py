@@ -21,7 +21,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
+stdout = Console(soft_wrap=True)
 
 SiteOpt = typer.Option(
     ..., "--site", "-s", envvar="GUDANG_SITE", help="The site file (YAML).", show_default=False
@@ -59,7 +60,7 @@ def check_config(file: Path = typer.Argument(..., help="The site file to check."
     except ConfigError as exc:
         _print_config_error(exc)
         raise typer.Exit(1) from exc
-    Console().print(
+    stdout.print(
         f"[green]ok[/] {file}: site {site.site.id}, {len(site.devices)} devices, "
         f"{len(site.bins)} bins, {len(site.skus)} SKUs, {len(site.tags)} tags"
     )
@@ -175,9 +176,9 @@ def schema(
 
     changed = contract_schema.write(out, contract_doc if contract_doc.exists() else None)
     for path in changed:
-        Console().print(f"wrote {path}")
+        stdout.print(f"wrote {path}")
     if not changed:
-        Console().print("schema files are up to date")
+        stdout.print("schema files are up to date")
 
 
 @app.command()

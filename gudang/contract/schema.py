@@ -7,6 +7,7 @@ fails when the committed files differ from what the models say.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -37,6 +38,10 @@ def render_schemas() -> dict[str, str]:
     return out
 
 
+def _angled(pattern: str) -> str:
+    return re.sub(r"\{(\w+)\}", r"<\1>", pattern)
+
+
 def render_topic_table() -> str:
     rows = [
         "| topic | payload | QoS | retained | published by | read by | meaning |",
@@ -44,7 +49,7 @@ def render_topic_table() -> str:
     ]
     for s in TOPICS:
         rows.append(
-            f"| `{ROOT}/<site>/{s.pattern}` | [{s.model.__name__}](schema/{s.model.__name__}.json)"
+            f"| `{ROOT}/<site>/{_angled(s.pattern)}` | [{s.model.__name__}](schema/{s.model.__name__}.json)"
             f" | {s.qos} | {'yes' if s.retain else 'no'} | {s.publisher} | {s.subscriber}"
             f" | {s.description} |"
         )

@@ -49,9 +49,13 @@ def parse_site(text: str, source: str = "<site>") -> Site:
     try:
         doc = yaml.load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(source, [ConfigProblem("", f"YAML syntax: {exc.problem}", line)]) from exc
+        mark, context = exc.problem_mark, exc.context_mark
+        # At end of file the mark sits past the last line: clamp it.
+        line = min(mark.line + 1, text.count("\n") or 1) if mark is not None else None
+        message = f"YAML syntax: {exc.problem}"
+        if exc.context and context is not None:
+            message += f" ({exc.context} on line {context.line + 1})"
+        raise ConfigError(source, [ConfigProblem("", message, line)]) from exc
     if not isinstance(doc, CommentedMap):
         raise ConfigError(source, [ConfigProblem("", "the file must be a YAML mapping", 1)])
     try:

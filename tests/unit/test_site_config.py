@@ -1,0 +1,136 @@
+"""Site files: the shipped example is valid, and every problem names its field and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gudang.cli import app
+from gudang.errors import ConfigError
+from gudang.site import load_site, parse_site
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "material-center.yaml"
+
+MINIMAL = """\
+site: {id: s1, name: Test}
+devices:
+  - {id: scale-1, protocol: ad-continuous, port: /dev/ttyUSB0}
+skus:
+  - {id: RB-D10, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 5, reorder_point: 10, reorder_quantity: 50}
+bins:
+  - {id: C1, rack: C, device: scale-1, sku: RB-D10, tare_kg: 10}
+"""
+
+
+def problems(text: str) -> list[tuple[int | None, str, str]]:
+    with pytest.raises(ConfigError) as info:
+        parse_site(text, "test.yaml")
+    return [(p.line, p.path, p.message) for p in info.value.problems]
+
+
+def test_example_site_is_valid_and_realistic() -> None:
+    site = load_site(EXAMPLE)
+    assert len({b.rack for b in site.bins}) == 3
+    assert len(site.bins) >= 12
+    assert {s.unit for s in site.skus} == {"kg", "pcs", "m"}
+    plate = site.sku("PLT-SS400-2")
+    # 4x8 ft steel plate, 2 mm: 1.219 m x 2.438 m x 2 mm x 7850 kg/m3
+    assert plate.unit_weight_kg == pytest.approx(1.2192 * 2.4384 * 0.002 * 7850, rel=0.01)
+    assert site.sku("RB-D10").unit_weight_kg == pytest.approx(0.617 * 12, rel=0.01)
+
+
+def test_minimal_site_loads() -> None:
+    site = parse_site(MINIMAL)
+    assert site.sku("RB-D10").quantity(74.0) == pytest.approx(10)
+    assert site.devices[0].line.baudrate == 9600
+
+
+def test_type_error_names_field_and_line() -> None:
+    text = MINIMAL.replace("tare_kg: 10", "tare_kg: lots")
+    assert problems(text) == [
+        (7, "bins[0].tare_kg", "Input should be a valid number, unable to parse string as a number")
+    ]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = MINIMAL.replace("protocol: ad-continuous", "protocol: telepathy").replace(
+        "unit: pcs", "unit: bundles"
+    )
+    found = problems(text)
+    assert [(line, path) for line, path, _ in found] == [
+        (3, "devices[0].protocol"),
+        (5, "skus[0].unit"),
+    ]
+
+
+def test_missing_field_points_at_its_entry() -> None:
+    text = MINIMAL.replace("name: Rebar, ", "")
+    assert problems(text) == [(5, "skus[0].name", "Field required")]
+
+
+def test_unknown_field_is_refused() -> None:
+    text = MINIMAL.replace("tare_kg: 10", "tare_kg: 10, tara: 3")
+    assert problems(text) == [(7, "bins[0].tara", "Extra inputs are not permitted")]
+
+
+def test_cross_references_are_checked() -> None:
+    text = MINIMAL.replace("device: scale-1", "device: scale-9").replace("sku: RB-D10", "sku: NOPE")
+    assert problems(text) == [
+        (7, "bins[0].device", "unknown device 'scale-9'"),
+        (7, "bins[0].sku", "unknown SKU 'NOPE'"),
+    ]
+
+
+def test_duplicate_ids_and_shared_channels() -> None:
+    text = MINIMAL + "  - {id: C1, rack: C, device: scale-1, sku: RB-D10}\n"
+    found = problems(text)
+    assert (7, "bins[0].id", "duplicate id 'C1'") in found
+    assert (8, "bins[1].channel", "scale-1 channel 0 feeds several bins") in found
+
+
+def test_unit_weight_required_for_pieces_and_thresholds_ordered() -> None:
+    text = MINIMAL.replace("unit_weight_kg: 7.4, ", "").replace(
+        "reorder_point: 10", "reorder_point: 1"
+    )
+    (found,) = problems(text)
+    assert found[:2] == (5, "skus[0]")
+    assert "unit_weight_kg is required" in found[2]
+
+
+def test_ports_are_checked() -> None:
+    text = MINIMAL.replace("port: /dev/ttyUSB0", 'port: "socket://host"')
+    assert problems(text)[0][:2] == (3, "devices[0].port")
+    assert parse_site(MINIMAL.replace("/dev/ttyUSB0", '"socket://10.0.0.5:4001"'))
+
+
+def test_identifiers_cannot_break_topics_or_tags() -> None:
+    text = MINIMAL.replace("id: C1", "id: 'C/1 #'")
+    assert problems(text)[0][:2] == (7, "bins[0].id")
+
+
+def test_yaml_syntax_error_has_a_line() -> None:
+    found = problems(MINIMAL + "  - {id: [unclosed\n")
+    assert found[0][0] == 8
+    assert "YAML syntax" in found[0][2]
+
+
+def test_not_a_mapping() -> None:
+    assert problems("- just\n- a list\n") == [(1, "", "the file must be a YAML mapping")]
+
+
+def test_check_config_cli(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(app, ["check-config", str(EXAMPLE)])
+    assert ok.exit_code == 0, ok.output
+    assert "12 bins" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(MINIMAL.replace("tare_kg: 10", "tare_kg: -3"))
+    result = runner.invoke(app, ["check-config", str(bad)])
+    assert result.exit_code == 1
+    assert "line 7" in result.output
+    assert "bins[0].tare_kg" in result.output
+    missing = runner.invoke(app, ["check-config", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == 1
+    assert "cannot read" in missing.output
