@@ -48,8 +48,9 @@ def render_topic_table() -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for s in TOPICS:
+        name = s.model.__name__
         rows.append(
-            f"| `{ROOT}/<site>/{_angled(s.pattern)}` | [{s.model.__name__}](schema/{s.model.__name__}.json)"
+            f"| `{ROOT}/<site>/{_angled(s.pattern)}` | [{name}](schema/{name}.json)"
             f" | {s.qos} | {'yes' if s.retain else 'no'} | {s.publisher} | {s.subscriber}"
             f" | {s.description} |"
         )

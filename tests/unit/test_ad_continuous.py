@@ -110,7 +110,7 @@ def test_registry_names_its_protocols() -> None:
 @given(st.binary(max_size=400), st.integers(min_value=1, max_value=64))
 @settings(max_examples=400)
 def test_random_bytes_never_raise(data: bytes, chunk: int) -> None:
-    frames, dec = decode_all(data, chunk)
+    frames, _ = decode_all(data, chunk)
     for f in frames:
         assert f.state in ("ok", "overload", "underload")
         assert (f.weight is None) == (f.state != "ok")
