@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from gudang.api.models import BinStock, SkuStock, StockList
-from gudang.collector.points import BIN_STOCK
 
+from gudang.errors import StorageError
 from gudang.influx import InfluxClient, quote_ident
+from gudang.influx.schema import BIN_STOCK
 from gudang.site import Site, Sku
 
 __all__ = ["current_stock"]
@@ -28,7 +29,12 @@ def _status(sku: Sku, quantity: float | None, complete: bool) -> str:
 
 
 async def current_stock(db: InfluxClient, site: Site) -> StockList:
-    series = await db.query(_LATEST, {"site": site.site.id})
+    try:
+        series = await db.query(_LATEST, {"site": site.site.id})
+    except StorageError as exc:
+        if "database not found" not in str(exc):
+            raise
+        series = []  # nothing written yet: every bin is unknown, not an outage
     latest: dict[tuple[str, str], tuple[int, float, float]] = {}
     for s in series:
         for row in s.rows():

@@ -11,11 +11,9 @@ from gudang.collector.stock import BinLevel, to_kg
 
 from gudang.contract import WeightReading
 from gudang.influx import FieldValue, Point
+from gudang.influx.schema import BIN_STOCK, READING
 
-__all__ = ["BIN_STOCK", "READING", "bin_stock_point", "reading_point"]
-
-READING = "reading"
-BIN_STOCK = "bin_stock"
+__all__ = ["bin_stock_point", "reading_point"]
 
 
 def reading_point(site_id: str, r: WeightReading) -> Point:

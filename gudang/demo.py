@@ -189,6 +189,7 @@ def run_demo(
             console.print(f"[green]✓[/] {name:<10} pid {children[-1].proc.pid}")
 
         url = f"http://127.0.0.1:{api_port}/api/v1/stock"
+        console.print(f"  API        {url}")
         body = None
         with console.status("waiting for the first stable readings..."):
             deadline = time.monotonic() + ready_timeout_s

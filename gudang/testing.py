@@ -123,11 +123,17 @@ class MqttRecorder:
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *a: self._subscribed.set()
         self._topics = topics
-        self._client.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])
+        self._client.on_connect = self._on_connect
         self._client.connect(settings.host, settings.port, keepalive=30)
         self._client.loop_start()
         if not self._subscribed.wait(10):
             raise AssertionError(f"could not subscribe to {topics}")
+
+    def _on_connect(self, client: mqtt.Client, *args: Any) -> None:
+        if self._topics:
+            client.subscribe([(t, 1) for t in self._topics])
+        else:  # a publish-only recorder
+            self._subscribed.set()
 
     def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         with self._lock:

@@ -1,0 +1,56 @@
+"""Helpers for tests that run gudang's own processes against the real servers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from gudang.services import free_port
+from gudang.settings import InfluxSettings, MqttSettings
+from gudang.testing import GudangProcess, service_env
+
+SiteFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_site(tmp_path: Path, site_id: str) -> SiteFactory:
+    """Write a site file: one rebar bin on a pty scale, one offcut bin on a TCP scale."""
+
+    def make(division: float = 0.01) -> Path:
+        tcp = free_port()
+        path = tmp_path / "site.yaml"
+        path.write_text(f"""\
+site: {{id: {site_id}, name: Test site}}
+devices:
+  - {{id: scale-1, protocol: ad-continuous, port: {tmp_path}/dev/scale-1, division_kg: {division}}}
+  - {{id: scale-2, protocol: ad-continuous, port: "socket://127.0.0.1:{tcp}", division_kg: 0.1}}
+skus:
+  - {{id: RB-D10, name: Besi beton D10, unit: pcs, unit_weight_kg: 7.4, minimum: 10, reorder_point: 20, reorder_quantity: 50}}
+  - {{id: OFFCUT, name: Sisa potongan, unit: kg, minimum: 50, reorder_point: 50, reorder_quantity: 200}}
+bins:
+  - {{id: C1, rack: C, device: scale-1, sku: RB-D10, tare_kg: 60}}
+  - {{id: C4, rack: C, device: scale-2, sku: OFFCUT, tare_kg: 120, capacity_kg: 1000}}
+""")
+        return path
+
+    return make
+
+
+@pytest.fixture
+def spawn(
+    tmp_path: Path, mqtt_settings: MqttSettings, influx_settings: InfluxSettings
+) -> Iterator[Callable[..., GudangProcess]]:
+    """Start `gudang <args>` children wired to the test's broker and database."""
+    started: list[GudangProcess] = []
+
+    def start(*args: str, name: str | None = None, **env: str) -> GudangProcess:
+        log = tmp_path / f"{name or args[0]}-{len(started)}.log"
+        proc = GudangProcess(list(args), service_env(mqtt_settings, influx_settings, **env), log)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in reversed(started):
+        proc.stop()

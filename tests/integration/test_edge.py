@@ -1,0 +1,128 @@
+"""The edge against the simulators over a real pty and a real TCP port, through a real broker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from gudang.sim.control import ControlClient
+
+from gudang.services import free_port
+from gudang.settings import MqttSettings
+from gudang.testing import GudangProcess, MqttRecorder, wait_for
+
+SiteFactory = Callable[..., Path]
+
+
+def _start(
+    spawn: Callable[..., GudangProcess], site: Path, heartbeat: str = "30"
+) -> tuple[GudangProcess, GudangProcess, int]:
+    control = free_port()
+    sim = spawn("sim", "--site", str(site), "--control-port", str(control), "--settle", "0.4")
+    wait_for(lambda: sim.logged("sim_start"), what="simulator")
+    edge = spawn("edge", "--site", str(site), "--heartbeat", heartbeat)
+    return sim, edge, control
+
+
+def test_readings_status_and_unplug(
+    make_site: SiteFactory,
+    spawn: Callable[..., GudangProcess],
+    mqtt_settings: MqttSettings,
+    site_id: str,
+) -> None:
+    site = make_site()
+    with MqttRecorder(mqtt_settings, [f"gudang/v1/{site_id}/#"]) as rec:
+        sim, edge, control = _start(spawn, site)
+        first = wait_for(lambda: rec.on("scale-1/reading"), what="first reading")[0]
+        # The simulator starts bins at 2.5x the reorder point: 50 pieces of
+        # 7.4 kg on a 60 kg bin, as the A&D line says it.
+        assert first["weight"] == 430.0
+        assert first["unit"] == "kg"
+        assert first["stable"] is True
+        assert first["reason"] == "change"
+        assert first["seq"] == 0
+        wait_for(lambda: rec.on("scale-2/reading"), what="TCP scale reading")
+
+        edge_status = wait_for(lambda: rec.on("edge/edge-1/status"), what="edge birth")
+        assert edge_status[0]["state"] == "online"
+        assert any(m[2] is False for m in rec.messages)  # readings are not retained
+
+        with ControlClient(control) as sim_ctl:
+            sim_ctl.send(op="take", bin="C1", qty=3)
+            moved = wait_for(
+                lambda: [r for r in rec.on("scale-1/reading") if r["weight"] == 407.8],
+                what="reading after a pick",
+            )
+            assert moved[0]["stable"] is True
+            seqs = [r["seq"] for r in rec.on("scale-1/reading")]
+            assert seqs == sorted(set(seqs))
+            # Ten samples a second streamed; only the changes were published.
+            assert len(seqs) <= 3
+
+            sim_ctl.send(op="unplug", device="scale-1")
+            wait_for(
+                lambda: any(s["state"] == "disconnected" for s in rec.on("scale-1/status")),
+                timeout=10,
+                what="disconnected status",
+            )
+            sim_ctl.send(op="take", bin="C1", qty=2)  # picked while the cable was out
+            sim_ctl.send(op="plug", device="scale-1")
+            wait_for(
+                lambda: [r for r in rec.on("scale-1/reading") if r["weight"] == 393.0],
+                timeout=20,
+                what="readings after plugging back in",
+            )
+            assert rec.on("scale-1/status")[-1]["state"] == "online"
+            assert rec.on("scale-1/status")[-1]["counters"]["reconnects"] >= 1
+
+            sim_ctl.send(op="garbage", device="scale-2", bytes=300)
+            sim_ctl.send(op="take", bin="C4", qty=20)
+            wait_for(
+                lambda: [r for r in rec.on("scale-2/reading") if r["weight"] == 225.0],
+                what="reading after line noise",
+            )
+
+        assert edge.stop() == 0
+        assert rec.on("edge/edge-1/status")[-1]["state"] == "offline"
+        assert sim.stop() == 0
+
+
+def test_last_will_when_the_edge_dies(
+    make_site: SiteFactory,
+    spawn: Callable[..., GudangProcess],
+    mqtt_settings: MqttSettings,
+    site_id: str,
+) -> None:
+    site = make_site()
+    with MqttRecorder(mqtt_settings, [f"gudang/v1/{site_id}/edge/+/status"]) as rec:
+        _, edge, _ = _start(spawn, site)
+        wait_for(lambda: rec.on("status"), what="edge birth")
+        edge.kill()
+        # keepalive 30 s would be slow; a killed process closes its socket, and
+        # the broker publishes the will at once.
+        last = wait_for(
+            lambda: [s for s in rec.on("status") if s["state"] == "offline"],
+            timeout=10,
+            what="will",
+        )
+        assert last[-1]["id"] == "edge-1"
+
+
+def test_heartbeat_repeats_an_unchanged_value(
+    make_site: SiteFactory,
+    spawn: Callable[..., GudangProcess],
+    mqtt_settings: MqttSettings,
+    site_id: str,
+) -> None:
+    site = make_site()
+    with MqttRecorder(mqtt_settings, [f"gudang/v1/{site_id}/device/scale-1/reading"]) as rec:
+        _start(spawn, site, heartbeat="1")
+
+        def heartbeats() -> list[dict[str, object]]:
+            return [r for r in rec.on("reading") if r["reason"] == "heartbeat"]
+
+        wait_for(lambda: len(heartbeats()) >= 2, timeout=10, what="two heartbeats")
+        beats = heartbeats()
+        # The same load, give or take the one-division flicker of a real display.
+        assert abs(beats[0]["weight"] - beats[1]["weight"]) <= 0.01 + 1e-9  # type: ignore[operator]
+        assert beats[1]["seq"] > beats[0]["seq"]
