@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from gudang import __version__, logs
@@ -30,7 +31,14 @@ SiteOpt = typer.Option(
 
 
 def _settings() -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        err.print(f"[bold red]invalid settings in the environment[/]: {exc.error_count()} problem(s)")
+        for e in exc.errors(include_url=False):
+            name = "GUDANG_" + "__".join(str(p).upper() for p in e["loc"])
+            err.print(f"  [bold]{name}[/]: {e['msg']}", highlight=False)
+        raise typer.Exit(1) from exc
     logs.configure(settings.log_format, settings.log_level)
     return settings
 

@@ -120,6 +120,14 @@ def test_not_a_mapping() -> None:
     assert problems("- just\n- a list\n") == [(1, "", "the file must be a YAML mapping")]
 
 
+def test_invalid_environment_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GUDANG_MQTT__PORT", "eighty")
+    result = CliRunner().invoke(app, ["collector", "--site", str(EXAMPLE)])
+    assert result.exit_code == 1
+    assert "GUDANG_MQTT__PORT" in result.output
+    assert "valid integer" in result.output
+
+
 def test_check_config_cli(tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(app, ["check-config", str(EXAMPLE)])
