@@ -15,6 +15,7 @@ from gudang.contract import DeadLetter, TopicKind, topic
 from gudang.contract.topics import subscription
 from gudang.errors import StorageError
 from gudang.influx import InfluxClient
+from gudang.mqtt import make_client
 from gudang.runtime import sleep_or_stop
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import Site
@@ -76,19 +77,9 @@ class Collector:
             log.info("collector_stop", received=self.received, written=writer.points_written)
 
     def _client(self) -> aiomqtt.Client:
-        s = self.mqtt
-        return aiomqtt.Client(
-            s.host,
-            s.port,
-            username=s.username,
-            password=s.password.get_secret_value() if s.password else None,
-            # Fixed id + persistent session: the broker keeps our QoS 1 messages
-            # while we are away (up to its max_queued_messages).
-            identifier=f"gudang-collector-{self.site_id}",
-            clean_session=False,
-            keepalive=s.keepalive,
-            timeout=10,
-        )
+        # Fixed id + persistent session: the broker keeps our QoS 1 messages
+        # while we are away (up to its max_queued_messages).
+        return make_client(self.mqtt, f"gudang-collector-{self.site_id}", clean_session=False)
 
     async def _mqtt_loop(self, writer: BatchWriter) -> None:
         backoff = 0.5

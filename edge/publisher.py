@@ -8,7 +8,6 @@ the broker is away they wait and are sent in order after reconnecting.
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections import deque
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ import aiomqtt
 
 from gudang import logs
 from gudang.contract import DeviceStatus, TopicKind, now_ms, topic
+from gudang.mqtt import make_client
 from gudang.runtime import sleep_or_stop
 from gudang.settings import MqttSettings
 
@@ -84,19 +84,11 @@ class Publisher:
         return topic(TopicKind.EDGE_STATUS, self.site_id, edge_id=self.edge_id)
 
     def _client(self) -> aiomqtt.Client:
-        s = self.settings
         will = self._status("offline")
-        tls = ssl.create_default_context(cafile=s.ca_file) if s.tls else None
-        return aiomqtt.Client(
-            s.host,
-            s.port,
-            username=s.username,
-            password=s.password.get_secret_value() if s.password else None,
-            identifier=f"gudang-edge-{self.site_id}-{self.edge_id}",
+        return make_client(
+            self.settings,
+            f"gudang-edge-{self.site_id}-{self.edge_id}",
             will=aiomqtt.Will(will.topic, will.payload, qos=1, retain=True),
-            keepalive=s.keepalive,
-            tls_context=tls,
-            timeout=10,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

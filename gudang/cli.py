@@ -34,7 +34,9 @@ def _settings() -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
-        err.print(f"[bold red]invalid settings in the environment[/]: {exc.error_count()} problem(s)")
+        err.print(
+            f"[bold red]invalid settings in the environment[/]: {exc.error_count()} problem(s)"
+        )
         for e in exc.errors(include_url=False):
             name = "GUDANG_" + "__".join(str(p).upper() for p in e["loc"])
             err.print(f"  [bold]{name}[/]: {e['msg']}", highlight=False)

@@ -12,12 +12,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -27,7 +25,7 @@ from ruamel.yaml import YAML
 
 from gudang.errors import ServiceError
 from gudang.services import InfluxServer, MosquittoServer, free_port
-from gudang.services.process import die_with_parent
+from gudang.services.child import GudangProcess
 from gudang.site import load_site
 
 __all__ = ["run_demo"]
@@ -61,36 +59,6 @@ def write_demo_site(example: Path, out: Path, dev_dir: Path) -> Path:
         yaml.dump(doc, fh)
     load_site(out)  # fail here, not in four children, if the result is invalid
     return out
-
-
-class _Child:
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path):
-        self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        self._log: IO[bytes] = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            argv,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
-
-    def stop(self, timeout: float = 15.0) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-    def tail(self, lines: int = 15) -> str:
-        text = self.log_path.read_text(errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
 
 
 def _stock_table(body: dict[str, Any]) -> Table:
@@ -144,7 +112,7 @@ def run_demo(
 
     broker = MosquittoServer(workdir / "mosquitto")
     database = InfluxServer(workdir / "influxdb")
-    children: list[_Child] = []
+    children: list[GudangProcess] = []
     try:
         with console.status("starting Mosquitto and InfluxDB on loopback..."):
             broker.start()
@@ -167,24 +135,23 @@ def run_demo(
             GUDANG_LOG_FORMAT="json",
             GUDANG_SITE=str(site_file),
         )
-        exe = [sys.executable, "-m", "gudang.cli"]
         control = free_port()
         # Order matters on a fresh broker: the devices exist before the edge
         # opens them, and the collector's session exists before the edge
         # publishes (MQTT keeps messages only for sessions it knows).
         specs = [
-            ("sim", [*exe, "sim", "--scenario", str(scenario), "--control-port", str(control)]),
-            ("collector", [*exe, "collector"]),
-            ("edge", [*exe, "edge", "--heartbeat", "15"]),
-            ("api", [*exe, "api"]),
+            ("sim", ["sim", "--scenario", str(scenario), "--control-port", str(control)]),
+            ("collector", ["collector"]),
+            ("edge", ["edge", "--heartbeat", "15"]),
+            ("api", ["api"]),
         ]
         for name, argv in specs:
-            children.append(_Child(name, argv, env, workdir / "logs"))
+            children.append(GudangProcess(argv, env, workdir / "logs" / f"{name}.log"))
             if name == "sim":
                 _wait_until(lambda: not _port_free(control), children, lambda: stopping)
             elif name == "collector":
                 _wait_until(
-                    lambda: _logged(children[-1], "mqtt_subscribed"), children, lambda: stopping
+                    lambda: children[-1].logged("mqtt_subscribed"), children, lambda: stopping
                 )
             console.print(f"[green]✓[/] {name:<10} pid {children[-1].proc.pid}")
 
@@ -222,12 +189,9 @@ def run_demo(
         console.print("stopped; nothing left running.")
 
 
-def _logged(child: _Child, event: str) -> bool:
-    """True once the child's structured log has a line with this event."""
-    return f'"event": "{event}"' in child.log_path.read_text(errors="replace")
-
-
-def _wait_until(ready: Any, children: list[_Child], stopping: Any, timeout: float = 30.0) -> None:
+def _wait_until(
+    ready: Any, children: list[GudangProcess], stopping: Any, timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while not stopping() and time.monotonic() < deadline:
         _check_children(children)
@@ -239,7 +203,7 @@ def _wait_until(ready: Any, children: list[_Child], stopping: Any, timeout: floa
         raise ServiceError(f"{name} was not ready in {timeout:.0f} s:\n{children[-1].tail()}")
 
 
-def _check_children(children: list[_Child]) -> None:
+def _check_children(children: list[GudangProcess]) -> None:
     for child in children:
         if child.proc.poll() is not None:
             raise ServiceError(
@@ -248,7 +212,7 @@ def _check_children(children: list[_Child]) -> None:
             )
 
 
-def _watch(url: str, body: dict[str, Any], children: list[_Child], stopping: Any) -> None:
+def _watch(url: str, body: dict[str, Any], children: list[GudangProcess], stopping: Any) -> None:
     """Show live stock until asked to stop; raise if a child dies."""
     if console.is_terminal:
         with Live(_stock_table(body), console=console, refresh_per_second=1) as live:

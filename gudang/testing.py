@@ -8,22 +8,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gudang.services.process import die_with_parent
+from gudang.services.child import GudangProcess
 from gudang.settings import InfluxSettings, MqttSettings
 
 __all__ = ["GudangProcess", "MqttRecorder", "service_env", "wait_for"]
@@ -57,59 +52,6 @@ def service_env(mqtt_s: MqttSettings, influx_s: InfluxSettings, **extra: str) ->
     )
     env.update(extra)
     return env
-
-
-class GudangProcess:
-    """``gudang <args>`` as a child process; ``stop()`` returns its exit status."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.args = args
-        self.log_path = log_path
-        self._log: IO[bytes] = log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gudang.cli", *args],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent,
-        )
-
-    @property
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
-    def events(self) -> list[dict[str, Any]]:
-        """The structured log lines written so far."""
-        out = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                with contextlib.suppress(ValueError):
-                    out.append(json.loads(line))
-        return out
-
-    def logged(self, event: str) -> bool:
-        return any(e.get("event") == event for e in self.events())
-
-    def stop(self, timeout: float = 15.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
 class MqttRecorder:
