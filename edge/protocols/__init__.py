@@ -1,27 +1,62 @@
-"""Device protocols: pure decoders, one module per family, registered by name.
+"""Device protocols: pure decoders and encoders, one module per family.
 
 Adding a protocol: write ``edge/protocols/<name>.py`` with a decoder that
-follows ``base.ScaleDecoder`` and add one line to ``REGISTRY``.
+follows ``base.Decoder`` and add one line to ``REGISTRY`` (see docs/edge.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 from gudang.edge.protocols.ad_continuous import AdContinuousDecoder
-from gudang.edge.protocols.base import DecoderStats, ScaleDecoder, ScaleFrame
+from gudang.edge.protocols.base import (
+    Decoder,
+    DecoderStats,
+    Event,
+    Reply,
+    ScaleFrame,
+    TagRead,
+)
+from gudang.edge.protocols.mt_sics import MtSicsDecoder
+from gudang.edge.protocols.rdm6300 import Rdm6300Decoder
+from gudang.edge.protocols.toledo import ToledoDecoder
+from gudang.edge.protocols.uhf_m100 import UhfM100Decoder
 
-__all__ = ["REGISTRY", "DecoderStats", "ScaleDecoder", "ScaleFrame", "decoder_for"]
+__all__ = [
+    "REGISTRY",
+    "Decoder",
+    "DecoderStats",
+    "Event",
+    "ProtocolSpec",
+    "Reply",
+    "ScaleFrame",
+    "TagRead",
+    "decoder_for",
+]
 
-REGISTRY: dict[str, Callable[[], ScaleDecoder]] = {
-    "ad-continuous": AdContinuousDecoder,
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    kind: Literal["scale", "rfid"]
+    talk: Literal["stream", "polled"]  # unsolicited output, or request/response
+    decoder: Callable[[], Decoder]
+
+
+REGISTRY: dict[str, ProtocolSpec] = {
+    "ad-continuous": ProtocolSpec("scale", "stream", AdContinuousDecoder),
+    "toledo-continuous": ProtocolSpec("scale", "stream", ToledoDecoder),
+    "mt-sics": ProtocolSpec("scale", "polled", MtSicsDecoder),
+    "rdm6300": ProtocolSpec("rfid", "stream", Rdm6300Decoder),
+    "uhf-m100": ProtocolSpec("rfid", "polled", UhfM100Decoder),
 }
 
 
-def decoder_for(protocol: str) -> ScaleDecoder:
+def decoder_for(protocol: str) -> Decoder:
     try:
-        return REGISTRY[protocol]()
+        return REGISTRY[protocol].decoder()
     except KeyError:
         raise KeyError(
-            f"protocol {protocol!r} has no edge driver yet (have: {', '.join(sorted(REGISTRY))})"
+            f"protocol {protocol!r} has no edge driver (have: {', '.join(sorted(REGISTRY))})"
         ) from None

@@ -101,10 +101,13 @@ def test_byte_at_a_time_equals_all_at_once() -> None:
 
 
 def test_registry_names_its_protocols() -> None:
+    from gudang.site.model import PROTOCOLS
+
     assert isinstance(decoder_for("ad-continuous"), AdContinuousDecoder)
-    assert set(REGISTRY) == {"ad-continuous"}
+    assert set(REGISTRY) == set(PROTOCOLS)
+    assert all(REGISTRY[p].kind == kind for p, kind in PROTOCOLS.items())
     with pytest.raises(KeyError, match="no edge driver"):
-        decoder_for("mt-sics")
+        decoder_for("telepathy")
 
 
 @given(st.binary(max_size=400), st.integers(min_value=1, max_value=64))
