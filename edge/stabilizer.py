@@ -1,7 +1,8 @@
 """Stability for indicators that do not report it (the XK3190 family and others).
 
-A sample is stable when every sample of the last ``window_s`` seconds lies
-within ``band`` of each other (max - min <= band), and the window is full.
+A sample is stable when the samples of the last ``window_s`` seconds (and the
+one just before them) lie within ``band`` of each other (max - min <= band),
+and they span the whole window.
 Out-of-range samples reset the window. Pure: the caller passes the time.
 """
 
@@ -26,9 +27,10 @@ class Stabilizer:
     def offer(self, weight: float, now: float) -> bool:
         """Add a sample; True when the window ending now is full and quiet."""
         self._samples.append((now, weight))
-        while self._samples and now - self._samples[0][0] > self.window_s:
+        # Keep one sample at or beyond the window's start, so that sparse
+        # sampling still proves a whole quiet window.
+        while len(self._samples) > 1 and now - self._samples[1][0] >= self.window_s:
             self._samples.popleft()
-        # Full: the oldest kept sample is (almost) a whole window old.
-        full = now - self._samples[0][0] >= self.window_s * 0.9
+        full = now - self._samples[0][0] >= self.window_s * 0.9  # 10 % slack for jitter
         values = [w for _, w in self._samples]
         return full and max(values) - min(values) <= self.band
