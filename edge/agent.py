@@ -1,16 +1,21 @@
-"""The edge process: every device assigned to this edge, one MQTT connection."""
+"""The edge process: every device assigned to this edge, one outbox, one MQTT connection."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
-from gudang.edge.protocols import REGISTRY
+from gudang.edge.devices import DeviceSession, EdgeContext, session_for
+from gudang.edge.outbox import Outbox
+from gudang.edge.outgoing import Outgoing
 from gudang.edge.publisher import Publisher
-from gudang.edge.scale_session import ScaleSession
+from pydantic import ValidationError
 
 from gudang import __version__, logs
+from gudang.contract import Command, DeadLetter, TopicKind, now_ms, parse, topic
 from gudang.errors import ConfigError, ConfigProblem
+from gudang.runtime import sleep_or_stop
 from gudang.settings import MqttSettings
 from gudang.site import Site
 
@@ -26,52 +31,84 @@ class EdgeAgent:
         edge_id: str,
         mqtt: MqttSettings,
         *,
+        outbox_path: Path,
+        outbox_max: int = 100_000,
         heartbeat_s: float = 30.0,
         deadband_divisions: float = 1.0,
+        status_interval_s: float = 30.0,
+        replay_rate: float = 200.0,
     ) -> None:
         devices = [d for d in site.devices if d.edge == edge_id]
         if not devices:
             raise ConfigError("site", [ConfigProblem("devices", f"no device has edge {edge_id!r}")])
-        missing = [
-            ConfigProblem(
-                f"devices[{site.devices.index(d)}].protocol",
-                f"no edge driver for {d.protocol!r} yet",
-            )
-            for d in devices
-            if d.protocol not in REGISTRY
-        ]
-        if missing:
-            raise ConfigError("site", missing)
-        self.site = site
+        self.site_id = site.site.id
         self.edge_id = edge_id
         self.boot_id = uuid.uuid4().hex
+        self.status_interval_s = status_interval_s
+        firmware = f"gudang {__version__}"
+        self.outbox = Outbox(outbox_path, outbox_max)
         self.publisher = Publisher(
-            mqtt, site.site.id, edge_id, self.boot_id, f"gudang {__version__}"
+            mqtt, self.site_id, edge_id, self.boot_id, firmware, self.outbox,
+            replay_rate=replay_rate, status_interval_s=status_interval_s,
+            on_command=self.on_command,
+        )  # fmt: skip
+        ctx = EdgeContext(
+            self.site_id,
+            self.boot_id,
+            firmware,
+            self.publisher.put,
+            heartbeat_s,
+            deadband_divisions,
         )
-        self.sessions = [
-            ScaleSession(
-                d,
-                site.site.id,
-                self.boot_id,
-                self.publisher.put,
-                heartbeat_s=heartbeat_s,
-                deadband_divisions=deadband_divisions,
-                firmware=f"gudang {__version__}",
-            )
-            for d in devices
-        ]
+        self.sessions: dict[str, DeviceSession] = {d.id: session_for(d, ctx) for d in devices}
+
+    async def on_command(self, topic_name: str, payload: bytes) -> None:
+        parsed = parse(topic_name)
+        device_id = parsed.levels.get("device_id", "") if parsed else ""
+        session = self.sessions.get(device_id)
+        if session is None:
+            return  # another edge's device
+        try:
+            cmd = Command.model_validate_json(payload)
+        except ValidationError as exc:
+            reason = "invalid command: " + "; ".join(e["msg"] for e in exc.errors()[:3])
+            log.warning("command_refused", device=device_id, reason=reason)
+            dead = DeadLetter(
+                component="edge", topic=topic_name, reason=reason,
+                payload=payload[:2048].decode("utf-8", "replace"), payload_size=len(payload),
+                received_at=now_ms(),
+            )  # fmt: skip
+            self.publisher.put(
+                Outgoing(
+                    topic(TopicKind.DEAD_LETTER, self.site_id, component="edge"),
+                    dead.model_dump_json().encode(), False, "reply", device_id,
+                )
+            )  # fmt: skip
+            return
+        reply = await session.command(cmd)
+        log.info("command", device=device_id, op=cmd.op, id=cmd.id, ok=reply.ok,
+                 error=reply.error)  # fmt: skip
+        self.publisher.put(
+            Outgoing(session.topic(TopicKind.COMMAND_REPLY), reply.model_dump_json().encode(),
+                     False, "reply", device_id)
+        )  # fmt: skip
+
+    async def _refresh_statuses(self, stop: asyncio.Event) -> None:
+        while not await sleep_or_stop(stop, self.status_interval_s):
+            for session in self.sessions.values():
+                session.publish_status()
 
     async def run(self, stop: asyncio.Event) -> None:
-        log.info("edge_start", edge=self.edge_id, devices=len(self.sessions), boot_id=self.boot_id)
+        log.info("edge_start", edge=self.edge_id, devices=len(self.sessions),
+                 boot_id=self.boot_id, backlog=self.outbox.depth)  # fmt: skip
         device_stop = asyncio.Event()
-        sessions = [asyncio.create_task(s.run(device_stop)) for s in self.sessions]
+        tasks = [asyncio.create_task(s.run(device_stop)) for s in self.sessions.values()]
+        tasks.append(asyncio.create_task(self._refresh_statuses(device_stop)))
         publisher = asyncio.create_task(self.publisher.run(stop))
         await stop.wait()
         device_stop.set()
-        await asyncio.gather(*sessions, return_exceptions=True)
-        try:
-            # Give the publisher a moment to flush what the devices last said.
-            await asyncio.wait_for(publisher, 5.0)
-        except TimeoutError:
-            log.warning("edge_stop_unflushed", queued=self.publisher.depth)
-        log.info("edge_stop", edge=self.edge_id, published=self.publisher.published)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await publisher
+        self.outbox.close()
+        log.info("edge_stop", edge=self.edge_id, published=self.publisher.published,
+                 left_in_outbox=self.outbox.depth)  # fmt: skip

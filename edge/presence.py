@@ -42,9 +42,7 @@ class Presence:
         self._tracks: dict[tuple[str, int], _Track] = {}
         self.duplicates = 0
 
-    def read(
-        self, tag: str, antenna: int, rssi: float | None, now: float
-    ) -> PresenceEvent | None:
+    def read(self, tag: str, antenna: int, rssi: float | None, now: float) -> PresenceEvent | None:
         key = (tag, antenna)
         track = self._tracks.get(key)
         if track is None or (not track.present and now - track.last_seen > self.depart_after_s):

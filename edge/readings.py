@@ -41,8 +41,11 @@ class ReadingFilter:
         self._stable: tuple[float, str] | None = None  # last published stable value, unit
         self._sent_at: float | None = None
 
-    def offer(self, frame: ScaleFrame, now: float) -> Decision | None:
-        """Return what to publish for this sample, if anything. `now` in seconds."""
+    def offer(self, frame: ScaleFrame, now: float, *, force: bool = False) -> Decision | None:
+        """Return what to publish for this sample, if anything. `now` in seconds.
+
+        `force` publishes the sample as a change (a re-read asked for by a command).
+        """
         if frame.mode == "tare":
             return None  # a tare display is not a load on the rack
         changed = False
@@ -55,7 +58,7 @@ class ReadingFilter:
                 or frame.unit != self._stable[1]
                 or abs(frame.weight - self._stable[0]) / self.division > self.deadband_divisions
             )
-        if changed:
+        if changed or force:
             decision = Decision(frame, "change")
         elif self._sent_at is None or now - self._sent_at >= self.heartbeat_s:
             decision = Decision(frame, "heartbeat")

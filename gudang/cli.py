@@ -84,8 +84,16 @@ def edge(
     ),
     heartbeat: float = typer.Option(30.0, help="Seconds between heartbeat readings."),
     deadband: float = typer.Option(1.0, help="Stable change to publish, in display divisions."),
+    outbox: Path | None = typer.Option(
+        None,
+        envvar="GUDANG_EDGE_OUTBOX",
+        help="SQLite outbox file [default: ./gudang-<edge-id>-outbox.db].",
+    ),
+    outbox_max: int = typer.Option(100_000, help="Messages the outbox holds at most."),
+    replay_rate: float = typer.Option(200.0, help="Messages per second at most after an outage."),
+    status_interval: float = typer.Option(30.0, help="Seconds between status refreshes."),
 ) -> None:
-    """Read this edge's scales and publish readings over MQTT."""
+    """Read this edge's scales and RFID readers; publish over MQTT via a disk outbox."""
     from gudang.edge.agent import EdgeAgent
     from gudang.runtime import serve
 
@@ -93,7 +101,15 @@ def edge(
     site = _site(site_file)
     try:
         agent = EdgeAgent(
-            site, edge_id, settings.mqtt, heartbeat_s=heartbeat, deadband_divisions=deadband
+            site,
+            edge_id,
+            settings.mqtt,
+            outbox_path=outbox or Path(f"gudang-{edge_id}-outbox.db"),
+            outbox_max=outbox_max,
+            heartbeat_s=heartbeat,
+            deadband_divisions=deadband,
+            status_interval_s=status_interval,
+            replay_rate=replay_rate,
         )
     except ConfigError as exc:
         _print_config_error(exc)

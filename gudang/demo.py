@@ -96,6 +96,10 @@ def run_demo(
     ready_timeout_s: float = 60.0,
 ) -> int:
     workdir = workdir.resolve()
+    example, scenario = example.resolve(), scenario.resolve()  # children run elsewhere
+    for needed in (example, scenario):
+        if not needed.is_file():
+            raise ServiceError(f"{needed} not found: run the demo from the repository root")
     stopping = False
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -105,7 +109,7 @@ def run_demo(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    for d in ("mosquitto", "influxdb", "dev", "logs"):
+    for d in ("mosquitto", "influxdb", "dev", "logs", "edge"):
         shutil.rmtree(workdir / d, ignore_errors=True)  # each demo starts from empty stock
     (workdir / "logs").mkdir(parents=True)
     started = time.monotonic()
@@ -142,7 +146,10 @@ def run_demo(
         specs = [
             ("sim", ["sim", "--scenario", str(scenario), "--control-port", str(control)]),
             ("collector", ["collector"]),
-            ("edge", ["edge", "--heartbeat", "15"]),
+            (
+                "edge",
+                ["edge", "--heartbeat", "15", "--outbox", str(workdir / "edge" / "outbox.db")],
+            ),
             ("api", ["api"]),
         ]
         for name, argv in specs:

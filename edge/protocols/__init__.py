@@ -24,6 +24,8 @@ from gudang.edge.protocols.rdm6300 import Rdm6300Decoder
 from gudang.edge.protocols.toledo import ToledoDecoder
 from gudang.edge.protocols.uhf_m100 import UhfM100Decoder
 
+from gudang.site import Device
+
 __all__ = [
     "REGISTRY",
     "Decoder",
@@ -41,22 +43,23 @@ __all__ = [
 class ProtocolSpec:
     kind: Literal["scale", "rfid"]
     talk: Literal["stream", "polled"]  # unsolicited output, or request/response
-    decoder: Callable[[], Decoder]
+    decoder: Callable[[Device], Decoder]  # built with the device's settings
 
 
 REGISTRY: dict[str, ProtocolSpec] = {
-    "ad-continuous": ProtocolSpec("scale", "stream", AdContinuousDecoder),
-    "toledo-continuous": ProtocolSpec("scale", "stream", ToledoDecoder),
-    "mt-sics": ProtocolSpec("scale", "polled", MtSicsDecoder),
-    "rdm6300": ProtocolSpec("rfid", "stream", Rdm6300Decoder),
-    "uhf-m100": ProtocolSpec("rfid", "polled", UhfM100Decoder),
+    "ad-continuous": ProtocolSpec("scale", "stream", lambda d: AdContinuousDecoder()),
+    "toledo-continuous": ProtocolSpec("scale", "stream", lambda d: ToledoDecoder(d.checksum)),
+    "mt-sics": ProtocolSpec("scale", "polled", lambda d: MtSicsDecoder()),
+    "rdm6300": ProtocolSpec("rfid", "stream", lambda d: Rdm6300Decoder()),
+    "uhf-m100": ProtocolSpec("rfid", "polled", lambda d: UhfM100Decoder()),
 }
 
 
-def decoder_for(protocol: str) -> Decoder:
+def decoder_for(protocol: str, device: Device | None = None) -> Decoder:
     try:
-        return REGISTRY[protocol].decoder()
+        spec = REGISTRY[protocol]
     except KeyError:
         raise KeyError(
             f"protocol {protocol!r} has no edge driver (have: {', '.join(sorted(REGISTRY))})"
         ) from None
+    return spec.decoder(device or Device(id="x", protocol=protocol, port="/dev/null"))  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ class GudangProcess:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            cwd=log_path.parent,  # anything a child writes by default lands beside its log
             preexec_fn=die_with_parent,
         )
 

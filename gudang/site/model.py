@@ -72,6 +72,24 @@ class Device(_Strict):
     division_kg: PositiveKg = Field(
         default=0.01, description="Display division of a scale, for deadband and motion band."
     )
+    poll_interval_s: float = Field(
+        default=0.25, gt=0, le=60, description="mt-sics, uhf-m100: time between polls."
+    )
+    checksum: bool = Field(default=True, description="toledo-continuous: frames end in a checksum.")
+    stability: Literal["indicator", "detect"] = Field(
+        default="indicator",
+        description="Trust the indicator's stable flag, or detect stability from a window "
+        "(always detected for formats that carry no flag).",
+    )
+    stable_window_s: float = Field(default=1.0, gt=0, le=30)
+    motion_band_divisions: float = Field(default=2.0, ge=0, le=100)
+    arrive_reads: int = Field(default=2, ge=1, le=100, description="RFID: reads before arrived.")
+    depart_after_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=600,
+        description="RFID: silence before departed; default 0.3 s (rdm6300), 3 s (uhf-m100).",
+    )
 
     @field_validator("port")
     @classmethod

@@ -4,9 +4,6 @@ every status and error variant, garbage, and damaged checksums."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from gudang.edge.protocols import Event, Reply, ScaleFrame, TagRead
 from gudang.edge.protocols.mt_sics import MtSicsDecoder, encode_command
 from gudang.edge.protocols.rdm6300 import Rdm6300Decoder
@@ -18,16 +15,19 @@ from gudang.edge.protocols.uhf_m100 import (
     single_poll,
     stop,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gudang.errors import LocalProtocolError
 
-TOLEDO_REF = bytes.fromhex("02353120" "303132333435" "303031353030" "0D16")
+TOLEDO_REF = bytes.fromhex("023531203031323334353030313530300D16")
 RDM_REF = b"\x02010D0F2B3E16\x03"
 UHF_TAG_REF = bytes.fromhex("BB02220011C9340030751FEB705C5904E3D50D703A76EF7E")
 UHF_NO_TAG = bytes.fromhex("BB01FF000115167E")
 UHF_STOPPED = bytes.fromhex("BB01280001002A7E")
 
 
-def decode(decoder, data: bytes, chunk: int | None = None) -> list[Event]:  # noqa: ANN001
+def decode(decoder, data: bytes, chunk: int | None = None) -> list[Event]:
     out: list[Event] = []
     step = chunk or len(data) or 1
     for i in range(0, len(data), step):
@@ -46,9 +46,7 @@ def toledo(swa: int, swb: int, weight: str, tare: str = "000000", check: bool = 
 
 
 def test_toledo_reference_frame() -> None:
-    assert decode(ToledoDecoder(), TOLEDO_REF) == [
-        ScaleFrame(12.345, "kg", "net", True, tare=1.5)
-    ]
+    assert decode(ToledoDecoder(), TOLEDO_REF) == [ScaleFrame(12.345, "kg", "net", True, tare=1.5)]
 
 
 def test_toledo_7e1_read_as_8n1_is_masked() -> None:
@@ -134,7 +132,15 @@ def test_mt_sics_answers(line: bytes, event: Event) -> None:
 
 
 @pytest.mark.parametrize(
-    "line", [b"S S abc g\r\n", b"S Q\r\n", b"X\r\n", b'I4 A "open\r\n', b"S S \xff g\r\n", b"S S nan g\r\n"]
+    "line",
+    [
+        b"S S abc g\r\n",
+        b"S Q\r\n",
+        b"X\r\n",
+        b'I4 A "open\r\n',
+        b"S S \xff g\r\n",
+        b"S S nan g\r\n",
+    ],
 )
 def test_mt_sics_malformed(line: bytes) -> None:
     dec = MtSicsDecoder()
@@ -215,14 +221,14 @@ VALID = {
 @pytest.mark.parametrize("cls", DECODERS)
 @given(data=st.binary(max_size=300), chunk=st.integers(1, 40))
 @settings(max_examples=150)
-def test_random_bytes_never_raise(cls, data: bytes, chunk: int) -> None:  # noqa: ANN001
+def test_random_bytes_never_raise(cls, data: bytes, chunk: int) -> None:
     decode(cls(), data, chunk)
 
 
 @pytest.mark.parametrize("cls", [ToledoDecoder, Rdm6300Decoder, UhfM100Decoder])
 @given(data=st.data())
 @settings(max_examples=300)
-def test_damaged_frame_never_decodes_to_a_different_event(cls, data: st.DataObject) -> None:  # noqa: ANN001
+def test_damaged_frame_never_decodes_to_a_different_event(cls, data: st.DataObject) -> None:
     """Checksummed formats: one changed byte yields no event or exactly the original
     (a change only in a masked parity bit), never a different reading or tag."""
     valid = VALID[cls]
@@ -238,7 +244,7 @@ def test_damaged_frame_never_decodes_to_a_different_event(cls, data: st.DataObje
 @pytest.mark.parametrize("cls", DECODERS)
 @given(prefix=st.binary(max_size=40), chunk=st.integers(1, 20))
 @settings(max_examples=150)
-def test_valid_frame_after_noise_is_found(cls, prefix: bytes, chunk: int) -> None:  # noqa: ANN001
+def test_valid_frame_after_noise_is_found(cls, prefix: bytes, chunk: int) -> None:
     valid = VALID[cls]
     sep = b"\r\n" if cls is MtSicsDecoder else b""
     events = decode(cls(), prefix + sep + valid, chunk)

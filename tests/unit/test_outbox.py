@@ -1,0 +1,96 @@
+"""The SQLite outbox: order, acknowledgement, persistence, and the size policy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gudang.edge.outbox import Outbox
+
+
+def put(box: Outbox, kind: str, subject: str, n: int) -> int:
+    return box.put(
+        f"t/{subject}/{kind}", json.dumps({"n": n}).encode(), retain=kind == "status",
+        kind=kind, subject=subject,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def payloads(box: Outbox) -> list[int]:
+    return [json.loads(r.payload)["n"] for r in box.peek(10_000)]
+
+
+def test_fifo_and_ack(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db")
+    ids = [put(box, "change", "s1", i) for i in range(5)]
+    assert payloads(box) == [0, 1, 2, 3, 4]
+    box.ack(ids[0])
+    box.ack(ids[0])  # twice is harmless
+    assert box.depth == 4
+    assert [r.id for r in box.peek(2)] == ids[1:3]
+
+
+def test_survives_a_crash(tmp_path: Path) -> None:
+    """A process that commits and is killed with SIGKILL leaves its rows."""
+    path = tmp_path / "o.db"
+    code = (
+        "import os, signal\n"
+        "from gudang.edge.outbox import Outbox\n"
+        f"box = Outbox({str(path)!r})\n"
+        "for i in range(100): box.put('t', str(i).encode(), retain=False, kind='change', subject='s')\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], check=False)
+    assert proc.returncode == -9
+    box = Outbox(path)
+    assert box.depth == 100
+    assert [r.payload for r in box.peek(3)] == [b"0", b"1", b"2"]
+    assert os.path.exists(path)
+
+
+def test_policy_merges_heartbeats_first(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", max_messages=10)
+    for i in range(4):
+        put(box, "heartbeat", "s1", i)
+        put(box, "heartbeat", "s2", 100 + i)
+    put(box, "change", "s1", 50)
+    put(box, "tag", "r1", 60)
+    assert box.depth == 10
+    put(box, "change", "s1", 51)
+    # older heartbeats of each device are gone; changes and tags all kept
+    assert payloads(box) == [3, 103, 50, 60, 51]
+    assert box.merged == 6
+    assert box.dropped == 0
+
+
+def test_policy_then_statuses_then_heartbeats_then_oldest(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", max_messages=10)
+    put(box, "heartbeat", "s1", 0)
+    for i in range(3):
+        put(box, "status", "s1", 10 + i)
+    for i in range(6):
+        put(box, "change", "s1", 20 + i)
+    put(box, "change", "s1", 26)  # full: statuses merged
+    assert payloads(box) == [0, 12, 20, 21, 22, 23, 24, 25, 26]
+    put(box, "change", "s1", 27)
+    put(box, "change", "s1", 28)  # full again: the heartbeat goes
+    assert payloads(box) == [12, 20, 21, 22, 23, 24, 25, 26, 27, 28]
+    put(box, "change", "s1", 29)  # status merged already: oldest dropped
+    assert payloads(box)[:2] == [20, 21]
+    put(box, "change", "s1", 30)
+    assert payloads(box)[0] == 21
+    assert box.depth == 10
+    assert box.dropped == 3
+
+
+def test_depth_is_bounded_under_any_mix(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", max_messages=50)
+    kinds = ["change", "heartbeat", "status", "tag", "heartbeat"]
+    for i in range(1000):
+        put(box, kinds[i % 5], f"s{i % 7}", i)
+        assert box.depth <= 50
+    assert box.depth == len(box.peek(1000))
+    ns = payloads(box)
+    assert ns == sorted(ns)  # order is kept
