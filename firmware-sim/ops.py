@@ -65,12 +65,57 @@ class Corrupt(_Op):
     frames: int = Field(default=1, ge=1, le=1000)
 
 
+class Drift(_Op):
+    op: Literal["drift"]
+    device: Ident
+    kg_per_h: float = Field(ge=-1000, le=1000, description="Slow load-cell drift.")
+
+
+class Refuse(_Op):
+    op: Literal["refuse"]
+    device: Ident
+    commands: int = Field(default=1, ge=1, le=100, description="MT-SICS: answer EL this often.")
+
+
+class TagEnter(_Op):
+    op: Literal["tag_enter"]
+    device: Ident
+    tag: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{10}$|^([0-9A-Fa-f]{4}){2,16}$")]
+    antenna: int = Field(default=0, ge=0, le=63)
+    rssi: int = Field(default=-55, ge=-128, le=0)
+
+
+class TagLeave(_Op):
+    op: Literal["tag_leave"]
+    device: Ident
+    tag: str
+
+
+class MissRate(_Op):
+    op: Literal["miss_rate"]
+    device: Ident
+    rate: float = Field(ge=0, lt=1, description="Chance a tag is not read in one repetition.")
+
+
 class Status(_Op):
     op: Literal["status"]
 
 
 Op = Annotated[
-    SetQty | Take | Put | SetLoad | Unplug | Plug | Garbage | Corrupt | Status,
+    SetQty
+    | Take
+    | Put
+    | SetLoad
+    | Drift
+    | Unplug
+    | Plug
+    | Garbage
+    | Corrupt
+    | Refuse
+    | TagEnter
+    | TagLeave
+    | MissRate
+    | Status,
     Field(discriminator="op"),
 ]
 OP_ADAPTER: TypeAdapter[Op] = TypeAdapter(Op)

@@ -14,13 +14,22 @@ import os
 import pty
 import termios
 import tty
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["PtyPort", "SimPort", "TcpPort"]
 
 
+Receiver = Callable[[bytes], None]
+
+
 class SimPort:
-    """A byte sink that can be unplugged and plugged in again."""
+    """A byte channel to the edge that can be unplugged and plugged in again.
+
+    What the edge sends goes to ``receiver`` (devices that answer commands set it).
+    """
+
+    receiver: Receiver | None = None
 
     async def open(self) -> None: ...
 
@@ -60,10 +69,24 @@ class PtyPort(SimPort):
             tmp.unlink()
         os.symlink(os.ttyname(slave), tmp)
         os.replace(tmp, self.link)  # atomic: the edge never sees a half-made link
+        asyncio.get_running_loop().add_reader(master, self._readable)
+
+    def _readable(self) -> None:
+        if self._master is None:
+            return
+        try:
+            data = os.read(self._master, 4096)
+        except (BlockingIOError, OSError):
+            return
+        if data and self.receiver is not None:
+            self.receiver(data)
 
     async def close(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.link.unlink()
+        if self._master is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._master)
         for fd in (self._master, self._slave):
             if fd is not None:
                 with contextlib.suppress(OSError):
@@ -99,8 +122,9 @@ class TcpPort(SimPort):
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._clients.add(writer)
         try:
-            while await reader.read(1024):
-                pass  # continuous-output devices ignore what they receive
+            while data := await reader.read(1024):
+                if self.receiver is not None:
+                    self.receiver(data)
         finally:
             self._clients.discard(writer)
             writer.close()

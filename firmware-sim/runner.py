@@ -26,13 +26,13 @@ async def run_sim(
     settle_s: float = 1.5,
 ) -> None:
     sim = SimSite(site, scenario.initial if scenario else None, rate_hz=rate_hz, settle_s=settle_s)
-    for scale in sim.scales.values():
-        await scale.port.open()  # ports exist before anyone is told the sim is up
+    for device in sim.devices.values():
+        await device.port.open()  # ports exist before anyone is told the sim is up
     server = await serve_control(sim, "127.0.0.1", control_port) if control_port else None
     tasks = [asyncio.create_task(sim.run(stop))]
     if scenario is not None:
         tasks.append(asyncio.create_task(run_scenario(sim, scenario, stop)))
-    log.info("sim_start", devices=len(sim.scales), control_port=control_port)
+    log.info("sim_start", devices=len(sim.devices), control_port=control_port)
     try:
         await asyncio.gather(*tasks)
     finally:

@@ -1,6 +1,7 @@
 """The physics of a rack bin on a load cell, as an indicator displays it.
 
-The true load changes in steps (a pick, a put). After a step the display is
+The true load changes in steps (a pick, a put); the load cell may drift
+slowly on top of it. After a step the display is
 in motion for ``settle_s`` (large, decaying swings, no stable flag), then
 settles to the load plus a little noise, rounded to the display division. Past
 capacity plus nine divisions the indicator shows out of range.
@@ -43,16 +44,26 @@ class LoadModel:
         self.capacity_kg = capacity_kg
         self.settle_s = settle_s
         self.noise_div = noise_div
-        self.drift_kg_per_h = 0.0
         self._rng = random.Random(seed)
         self._load = load_kg
         self._from = load_kg
         self._changed_at = -math.inf
+        # Drift is an error of the load cell, not material: it persists across picks.
+        self._drift_rate = 0.0  # kg per hour
+        self._drift_acc = 0.0
         self._drift_since = 0.0
 
     @property
     def load_kg(self) -> float:
         return self._load
+
+    def drift(self, now: float) -> float:
+        return self._drift_acc + self._drift_rate * (now - self._drift_since) / 3600.0
+
+    def set_drift(self, kg_per_h: float, now: float) -> None:
+        self._drift_acc = self.drift(now)
+        self._drift_rate = kg_per_h
+        self._drift_since = now
 
     def set_load(self, kg: float, now: float) -> None:
         self._from = self.display(now).weight or self._load
@@ -60,7 +71,7 @@ class LoadModel:
         self._changed_at = now
 
     def display(self, now: float) -> Display:
-        load = self._load + self.drift_kg_per_h * (now - self._drift_since) / 3600.0
+        load = self._load + self.drift(now)
         moving = now - self._changed_at < self.settle_s
         if moving:
             # Swing between the old and new load, decaying as it settles.
