@@ -144,7 +144,7 @@ class Publisher:
                 log.warning("mqtt_disconnected", error=str(exc), retry_in_s=backoff,
                             queued=self.outbox.depth)  # fmt: skip
                 await sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, 10.0)  # a LAN broker: retry at least every 10 s
 
     async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         async def until_stop() -> None:

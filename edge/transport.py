@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import termios
 
 import serial
 import serial_asyncio_fast
@@ -32,5 +33,6 @@ async def open_device(
             ),
             open_timeout_s,
         )
-    except (serial.SerialException, OSError, ValueError, TimeoutError) as exc:
+    except (serial.SerialException, OSError, ValueError, TimeoutError, termios.error) as exc:
+        # termios.error is not an OSError: a line setting the port refuses (7E1 on a pty).
         raise TransportError(f"{device.id}: cannot open {device.port}: {exc}") from exc

@@ -79,13 +79,11 @@ class StreamScale(SimScale):
         *,
         rate_hz: float = 10.0,
         checksum: bool = True,
-        parity: str = "N",
     ) -> None:
         super().__init__(device_id, port, model)
         self.protocol = protocol
         self.rate_hz = rate_hz
         self.checksum = checksum
-        self.parity = parity
 
     def encode(self, now: float) -> bytes:
         d = self.model.display(now)
@@ -97,7 +95,8 @@ class StreamScale(SimScale):
                     if self.checksum
                     else frame[:5] + b"X" + frame[6:]
                 )
-            return with_even_parity(frame) if self.parity == "E" else frame
+            # Toledo continuous output is 7E1: the parity bit rides in bit 7.
+            return with_even_parity(frame)
         frame = encode_display(d, self.model.division)
         if self._take_corrupt():
             frame = frame[:3] + b"\x7f" + frame[4:]

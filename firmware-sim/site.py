@@ -92,7 +92,7 @@ class SimSite:
             else:
                 self.devices[dev.id] = StreamScale(
                     dev.id, port, model, dev.protocol, rate_hz=rate_hz,
-                    checksum=dev.checksum, parity=dev.line.parity,
+                    checksum=dev.checksum,
                 )  # fmt: skip
 
     def _gross(self, b: Bin, qty: float | None) -> float:

@@ -57,11 +57,23 @@ def service_env(mqtt_s: MqttSettings, influx_s: InfluxSettings, **extra: str) ->
 class MqttRecorder:
     """Subscribes to `topics` on a real broker and records (topic, payload, retain)."""
 
-    def __init__(self, settings: MqttSettings, topics: list[str], client_id: str = "") -> None:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        topics: list[str],
+        client_id: str = "",
+        *,
+        persistent: bool = False,
+    ) -> None:
+        """`persistent`: a fixed client id with a kept session, so that the broker
+        queues messages for the recorder while it (or the broker) is down."""
         self.messages: list[tuple[str, bytes, bool]] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=not persistent
+        )
+        self._client.reconnect_delay_set(min_delay=0.1, max_delay=1)
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *a: self._subscribed.set()
         self._topics = topics

@@ -123,7 +123,9 @@ class DeviceSession(ABC):
         while not stop.is_set():
             try:
                 reader, writer = await open_device(self.device)
-            except TransportError as exc:
+            except Exception as exc:  # TransportError, or a bug: never end the task silently
+                if not isinstance(exc, TransportError):
+                    log.exception("device_open_failed", device=self.device.id, error=repr(exc))
                 self.publish_status("disconnected", str(exc))
                 await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -134,6 +136,11 @@ class DeviceSession(ABC):
                 await self.talk(reader, writer, stop)
             except (OSError, ConnectionError) as exc:  # serial.SerialException is an OSError
                 self.publish_status("disconnected", str(exc))
+            except Exception as exc:
+                # A bug, not the device: say so loudly, then start the link afresh
+                # rather than leave the device silently unread.
+                log.exception("device_session_failed", device=self.device.id, error=repr(exc))
+                self.publish_status("disconnected", f"internal error: {exc!r}")
             finally:
                 self._connected.clear()
                 writer.close()
