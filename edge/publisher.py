@@ -159,6 +159,9 @@ class Publisher:
                 tg.create_task(self._heartbeat(client))
         except* _Stop:
             pass
+        except* aiomqtt.MqttError as group:
+            # The connection broke under one of the tasks: reconnect as usual.
+            raise group.exceptions[0] from None
 
     async def _drain(self, client: aiomqtt.Client, deadline: float | None = None) -> None:
         bucket = TokenBucket(self.replay_rate)

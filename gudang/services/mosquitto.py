@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import socket
 from pathlib import Path
 
@@ -39,6 +40,9 @@ class MosquittoServer(LocalServer):
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} {self.host}\n"
+            # Started as root, mosquitto drops to user "mosquitto", which can not
+            # write our data directory: stay the user who owns it.
+            f"user {getpass.getuser()}\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {data}/\n"
