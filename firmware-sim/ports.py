@@ -37,6 +37,9 @@ class SimPort:
 
     def write(self, data: bytes) -> None: ...
 
+    def describe(self) -> str:
+        return ""
+
     @property
     def plugged(self) -> bool:
         return False
@@ -55,6 +58,9 @@ class PtyPort(SimPort):
     @property
     def slave_path(self) -> str | None:
         return os.ttyname(self._slave) if self._slave is not None else None
+
+    def describe(self) -> str:
+        return f"{self.link} -> {self.slave_path or 'unplugged'}"
 
     async def open(self) -> None:
         if self._master is not None:
@@ -114,6 +120,9 @@ class TcpPort(SimPort):
     @property
     def plugged(self) -> bool:
         return self._server is not None
+
+    def describe(self) -> str:
+        return f"tcp://{self.host}:{self.port}"
 
     async def open(self) -> None:
         if self._server is None:

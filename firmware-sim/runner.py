@@ -28,10 +28,8 @@ async def run_sim(
     sim = SimSite(site, scenario.initial if scenario else None, rate_hz=rate_hz, settle_s=settle_s)
     for device in sim.devices.values():
         await device.port.open()  # ports exist before anyone is told the sim is up
-        where = getattr(device.port, "slave_path", None)
-        log.info("sim_device", device=device.device_id, type=type(device).__name__,
-                 port=str(getattr(device.port, "link", "")) or f"tcp:{getattr(device.port, 'port', '')}",
-                 pty=where)  # fmt: skip
+        log.info("sim_device", device=device.device_id, kind=type(device).__name__,
+                 port=device.port.describe())  # fmt: skip
     server = await serve_control(sim, "127.0.0.1", control_port) if control_port else None
     tasks = [asyncio.create_task(sim.run(stop))]
     if scenario is not None:
