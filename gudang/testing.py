@@ -74,6 +74,11 @@ class MqttRecorder:
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=not persistent
         )
         self._client.reconnect_delay_set(min_delay=0.1, max_delay=1)
+        if settings.username is not None:
+            pw = settings.password.get_secret_value() if settings.password else None
+            self._client.username_pw_set(settings.username, pw)
+        if settings.tls:
+            self._client.tls_set(ca_certs=str(settings.ca_file) if settings.ca_file else None)
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *a: self._subscribed.set()
         self._topics = topics

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import socket
+import ssl
+import subprocess
 from pathlib import Path
 
 from gudang.services.process import LocalServer, find_binary
@@ -24,10 +26,16 @@ class MosquittoServer(LocalServer):
         port: int | None = None,
         *,
         max_queued_messages: int = 100_000,
+        users: dict[str, str] | None = None,
+        tls: tuple[Path, Path] | None = None,
         extra_config: str = "",
     ):
+        """`users`: name -> password, and anonymous clients are refused;
+        `tls`: (certificate chain, key) PEM files for a TLS-only listener."""
         super().__init__(workdir, port)
         self.max_queued_messages = max_queued_messages
+        self.users = users
+        self.tls = tls
         self.extra_config = extra_config
 
     @property
@@ -38,12 +46,33 @@ class MosquittoServer(LocalServer):
         data = self.workdir / "data"
         data.mkdir(exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
+        access = "allow_anonymous true\n"
+        if self.users is not None:
+            passwd = self.workdir / "passwd"
+            passwd.write_text("")
+            for name, password in self.users.items():
+                subprocess.run(
+                    [
+                        find_binary("mosquitto_passwd", "mosquitto"),
+                        "-b",
+                        str(passwd),
+                        name,
+                        password,
+                    ],
+                    check=True,
+                    capture_output=True,
+                )
+            access = f"allow_anonymous false\npassword_file {passwd}\n"
+        tls = ""
+        if self.tls is not None:
+            tls = f"certfile {self.tls[0]}\nkeyfile {self.tls[1]}\n"
         conf.write_text(
             f"listener {self.port} {self.host}\n"
+            f"{tls}"
             # Started as root, mosquitto drops to user "mosquitto", which can not
             # write our data directory: stay the user who owns it.
             f"user {getpass.getuser()}\n"
-            "allow_anonymous true\n"
+            f"{access}"
             "persistence true\n"
             f"persistence_location {data}/\n"
             "autosave_interval 5\n"
@@ -59,9 +88,20 @@ class MosquittoServer(LocalServer):
         return [find_binary("mosquitto", "mosquitto"), "-c", str(conf)]
 
     def ready(self) -> bool:
+        """A CONNACK of any kind (refusing an anonymous probe counts) means it answers."""
         try:
-            with socket.create_connection((self.host, self.port), timeout=0.5) as s:
-                s.sendall(_PROBE_CONNECT)
-                return s.recv(4) == _CONNACK_OK
+            with socket.create_connection((self.host, self.port), timeout=0.5) as raw:
+                if self.tls is None:
+                    return _probe(raw)
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE  # a liveness probe, not a trust decision
+                with ctx.wrap_socket(raw) as tls:
+                    return _probe(tls)
         except OSError:
             return False
+
+
+def _probe(sock: socket.socket) -> bool:
+    sock.sendall(_PROBE_CONNECT)
+    return sock.recv(4)[:3] == _CONNACK_OK[:3]
