@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gudang.edge.protocols import REGISTRY
+from gudang.edge.registry import DRIVERS
 from gudang.sim.ad_continuous import encode_display
 from gudang.sim.control import ControlClient
 from gudang.sim.rfid import rdm6300_frame
@@ -129,7 +129,7 @@ def corpus(protocol: str, frames: int) -> bytes:
 
 
 def parser_throughput(frames: int) -> None:
-    for protocol, spec in REGISTRY.items():
+    for protocol, spec in DRIVERS.items():
         data = corpus(protocol, frames)
         rates = []
         for _ in range(5):

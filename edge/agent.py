@@ -6,10 +6,11 @@ import asyncio
 import uuid
 from pathlib import Path
 
-from gudang.edge.devices import DeviceSession, EdgeContext, session_for
+from gudang.edge.devices import DeviceSession, EdgeContext
 from gudang.edge.outbox import Outbox
 from gudang.edge.outgoing import Outgoing
 from gudang.edge.publisher import Publisher
+from gudang.edge.registry import session_for
 from pydantic import ValidationError
 
 from gudang import __version__, logs

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gudang.edge.outgoing import Outgoing, RowKind
-from gudang.edge.protocols import REGISTRY, Decoder
+from gudang.edge.protocols import Decoder
 from gudang.edge.transport import open_device
 
 from gudang import logs
@@ -41,10 +41,10 @@ class DeviceSession(ABC):
     #: silence that means the device is gone; None where silence is normal
     silence_s: float | None = 5.0
 
-    def __init__(self, device: Device, ctx: EdgeContext) -> None:
+    def __init__(self, device: Device, ctx: EdgeContext, decoder: Decoder) -> None:
         self.device = device
         self.ctx = ctx
-        self.decoder: Decoder = REGISTRY[device.protocol].decoder(device)
+        self.decoder = decoder
         self.seq = 0
         self.reconnects = 0
         self.state: str | None = None

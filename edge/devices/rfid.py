@@ -7,7 +7,7 @@ import time
 
 from gudang.edge.devices.base import DeviceSession, EdgeContext
 from gudang.edge.presence import Presence, PresenceEvent
-from gudang.edge.protocols import TagRead
+from gudang.edge.protocols import Decoder, TagRead
 from gudang.edge.protocols.uhf_m100 import single_poll
 
 from gudang.contract import TagEvent, TopicKind, now_ms
@@ -20,8 +20,8 @@ _DEPART_DEFAULT = {"rdm6300": 0.3, "uhf-m100": 3.0}
 
 
 class RfidSession(DeviceSession):
-    def __init__(self, device: Device, ctx: EdgeContext) -> None:
-        super().__init__(device, ctx)
+    def __init__(self, device: Device, ctx: EdgeContext, decoder: Decoder) -> None:
+        super().__init__(device, ctx, decoder)
         depart = device.depart_after_s or _DEPART_DEFAULT[device.protocol]
         self.presence = Presence(device.arrive_reads, depart)
 

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from gudang.edge.devices.base import DeviceSession, EdgeContext
-from gudang.edge.protocols import Event, Reply, ScaleFrame
+from gudang.edge.protocols import Decoder, Event, Reply, ScaleFrame
 from gudang.edge.protocols.mt_sics import encode_command
 from gudang.edge.readings import ReadingFilter
 from gudang.edge.stabilizer import Stabilizer
@@ -26,8 +26,8 @@ MASS_UNITS = {"kg", "g", "t", "lb"}
 class ScaleSession(DeviceSession):
     """Turns samples into readings; subclasses decide how samples are obtained."""
 
-    def __init__(self, device: Device, ctx: EdgeContext) -> None:
-        super().__init__(device, ctx)
+    def __init__(self, device: Device, ctx: EdgeContext, decoder: Decoder) -> None:
+        super().__init__(device, ctx, decoder)
         self.filter = ReadingFilter(device.division_kg, ctx.deadband_divisions, ctx.heartbeat_s)
         self.stabilizer = Stabilizer(
             device.stable_window_s, device.motion_band_divisions * device.division_kg
@@ -94,8 +94,8 @@ class StreamScaleSession(ScaleSession):
     publishes the next stable sample whatever the deadband says.
     """
 
-    def __init__(self, device: Device, ctx: EdgeContext) -> None:
-        super().__init__(device, ctx)
+    def __init__(self, device: Device, ctx: EdgeContext, decoder: Decoder) -> None:
+        super().__init__(device, ctx, decoder)
         self._force = False
 
     async def talk(
@@ -158,8 +158,8 @@ class MtSicsSession(ScaleSession):
 
     timeouts_to_disconnect = 3
 
-    def __init__(self, device: Device, ctx: EdgeContext) -> None:
-        super().__init__(device, ctx)
+    def __init__(self, device: Device, ctx: EdgeContext, decoder: Decoder) -> None:
+        super().__init__(device, ctx, decoder)
         self.silence_s = max(2.0, device.poll_interval_s * 4)
         self._requests: asyncio.Queue[tuple[str, asyncio.Future[Event | None]]] = asyncio.Queue()
         self.tare: float = 0.0  # the indicator's tare, as it last confirmed it

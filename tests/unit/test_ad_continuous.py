@@ -4,13 +4,15 @@ round trips against the simulator's independent encoder."""
 from __future__ import annotations
 
 import pytest
-from gudang.edge.protocols import REGISTRY, decoder_for
 from gudang.edge.protocols.ad_continuous import MAX_LINE, AdContinuousDecoder
 from gudang.edge.protocols.base import ScaleFrame
+from gudang.edge.registry import DRIVERS, decoder_for
 from gudang.sim.ad_continuous import encode_display
 from gudang.sim.scale_model import Display
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from gudang.site import Device
 
 
 def decode_all(
@@ -103,11 +105,12 @@ def test_byte_at_a_time_equals_all_at_once() -> None:
 def test_registry_names_its_protocols() -> None:
     from gudang.site.model import PROTOCOLS
 
-    assert isinstance(decoder_for("ad-continuous"), AdContinuousDecoder)
-    assert set(REGISTRY) == set(PROTOCOLS)
-    assert all(REGISTRY[p].kind == kind for p, kind in PROTOCOLS.items())
+    device = Device(id="s", protocol="ad-continuous", port="/dev/null")
+    assert isinstance(decoder_for(device), AdContinuousDecoder)
+    assert set(DRIVERS) == set(PROTOCOLS)
+    assert all(DRIVERS[p].kind == kind for p, kind in PROTOCOLS.items())
     with pytest.raises(KeyError, match="no edge driver"):
-        decoder_for("telepathy")
+        decoder_for(Device.model_construct(id="s", protocol="telepathy", port="/dev/null"))
 
 
 @given(st.binary(max_size=400), st.integers(min_value=1, max_value=64))
