@@ -44,6 +44,8 @@ def uhf_frame(type_: int, cmd: int, data: bytes = b"", *, corrupt: bool = False)
 
 
 def _crc16(data: bytes) -> int:
+    # Written again on purpose, not imported: the simulator is an independent
+    # reading of the Gen2 spec (CRC-16, poly 0x1021, preset and final xor 0xFFFF).
     crc = 0xFFFF
     for byte in data:
         crc ^= byte << 8

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 
-from gudang.edge.protocols.base import DecoderStats, ScaleFrame
+from gudang.edge.protocols.base import ScaleFrame
+from gudang.edge.protocols.framing import LineDecoder
 
 __all__ = ["MAX_LINE", "AdContinuousDecoder"]
 
@@ -31,39 +32,12 @@ _LINE = re.compile(
 _MODES = {b"GS": "gross", b"NT": "net", b"TR": "tare"}
 
 
-class AdContinuousDecoder:
+class AdContinuousDecoder(LineDecoder[ScaleFrame]):
     """Bytes in, ScaleFrame out; see the module docstring for the line format."""
 
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self.stats = DecoderStats()
+    max_line = MAX_LINE
 
-    def feed(self, data: bytes) -> None:
-        self._buf += data
-        if len(self._buf) > MAX_LINE and b"\n" not in self._buf:
-            # No line end in sight: noise on the line. Keep only the tail,
-            # which may be the start of the next line.
-            del self._buf[:-MAX_LINE]
-            self.stats.resyncs += 1
-
-    def next_frame(self) -> ScaleFrame | None:
-        while True:
-            end = self._buf.find(b"\n")
-            if end < 0:
-                return None
-            raw = bytes(self._buf[:end]).rstrip(b"\r")
-            del self._buf[: end + 1]
-            if not raw.strip():
-                continue  # blank lines are keep-alives on some indicators
-            frame = self._parse(raw)
-            if frame is not None:
-                self.stats.frames_ok += 1
-                return frame
-
-    def _parse(self, raw: bytes) -> ScaleFrame | None:
-        if len(raw) > MAX_LINE:
-            self.stats.bad("too long")
-            return None
+    def parse_line(self, raw: bytes) -> ScaleFrame | None:
         # Leading noise (a partial line after connecting) before the header.
         start = max(raw.rfind(h) for h in (b"ST,", b"US,", b"OL,", b"QT,"))
         if start > 0:

@@ -1,6 +1,7 @@
 """What every protocol module provides: a sans-I/O decoder and the events it yields.
 
-Reader contract: ``feed(data)`` only buffers; ``next_frame()`` returns the next
+Framing (lines, or frames behind a start byte) is written once in
+``framing.py``. Reader contract: ``feed(data)`` only buffers; ``next_frame()`` returns the next
 decoded event, or ``None`` when more bytes are needed. Garbage never raises: a
 frame that breaks the protocol (bad checksum, bad field) is counted in
 ``stats`` and skipped, and the decoder resynchronises on the next frame

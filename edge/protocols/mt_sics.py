@@ -19,7 +19,8 @@ and space padded, so lines are split on white space)::
 
 from __future__ import annotations
 
-from gudang.edge.protocols.base import DecoderStats, Event, Reply, ScaleFrame
+from gudang.edge.protocols.base import Event, Reply, ScaleFrame
+from gudang.edge.protocols.framing import LineDecoder
 
 from gudang.errors import LocalProtocolError
 
@@ -35,32 +36,10 @@ def encode_command(command: str) -> bytes:
     return command.encode("ascii") + b"\r\n"
 
 
-class MtSicsDecoder:
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self.stats = DecoderStats()
+class MtSicsDecoder(LineDecoder[Event]):
+    max_line = MAX_LINE
 
-    def feed(self, data: bytes) -> None:
-        self._buf += data
-        if len(self._buf) > MAX_LINE and b"\n" not in self._buf:
-            del self._buf[:-MAX_LINE]
-            self.stats.resyncs += 1
-
-    def next_frame(self) -> Event | None:
-        while True:
-            end = self._buf.find(b"\n")
-            if end < 0:
-                return None
-            raw = bytes(self._buf[:end]).rstrip(b"\r")
-            del self._buf[: end + 1]
-            if not raw.strip():
-                continue
-            event = self._parse(raw)
-            if event is not None:
-                self.stats.frames_ok += 1
-                return event
-
-    def _parse(self, raw: bytes) -> Event | None:
+    def parse_line(self, raw: bytes) -> Event | None:
         try:
             text = raw.decode("ascii")
         except UnicodeDecodeError:

@@ -9,7 +9,8 @@ presence (arrived / departed) is decided by ``gudang.edge.presence``.
 
 from __future__ import annotations
 
-from gudang.edge.protocols.base import DecoderStats, TagRead
+from gudang.edge.protocols.base import TagRead
+from gudang.edge.protocols.framing import StartByteDecoder
 
 __all__ = ["Rdm6300Decoder"]
 
@@ -18,37 +19,17 @@ SIZE = 14
 _HEX = frozenset(b"0123456789ABCDEFabcdef")
 
 
-class Rdm6300Decoder:
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self.stats = DecoderStats()
+class Rdm6300Decoder(StartByteDecoder[TagRead]):
+    start = STX
 
-    def feed(self, data: bytes) -> None:
-        self._buf += data
+    def frame_size(self, buf: bytearray) -> int | None:
+        return SIZE
 
-    def next_frame(self) -> TagRead | None:
-        while True:
-            start = self._buf.find(STX)
-            if start < 0:
-                if self._buf:
-                    self._buf.clear()
-                    self.stats.resyncs += 1
-                return None
-            if start > 0:
-                del self._buf[:start]
-                self.stats.resyncs += 1
-            if len(self._buf) < SIZE:
-                return None
-            frame = bytes(self._buf[:SIZE])
-            tag = self._parse(frame)
-            if tag is None:
-                del self._buf[:1]
-                continue
-            del self._buf[:SIZE]
-            self.stats.frames_ok += 1
-            return TagRead(tag)
+    def parse_frame(self, f: bytes) -> TagRead | None:
+        tag = self._tag(f)
+        return TagRead(tag) if tag is not None else None
 
-    def _parse(self, f: bytes) -> str | None:
+    def _tag(self, f: bytes) -> str | None:
         body = f[1:13]
         if f[13] != ETX or not all(b in _HEX for b in body):
             self.stats.bad("malformed")

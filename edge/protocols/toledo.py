@@ -17,7 +17,8 @@ skipped up to the next STX. With ``checksum=False`` the frame is 17 bytes.
 
 from __future__ import annotations
 
-from gudang.edge.protocols.base import DecoderStats, ScaleFrame
+from gudang.edge.protocols.base import ScaleFrame
+from gudang.edge.protocols.framing import StartByteDecoder
 
 __all__ = ["ToledoDecoder"]
 
@@ -26,39 +27,21 @@ _SCALE = {0: 100, 1: 10, 2: 1, 3: 0.1, 4: 0.01, 5: 0.001, 6: 0.0001, 7: 0.00001}
 _DECIMALS = {0: 0, 1: 0, 2: 0, 3: 1, 4: 2, 5: 3, 6: 4, 7: 5}
 
 
-class ToledoDecoder:
+class ToledoDecoder(StartByteDecoder[ScaleFrame]):
+    start = STX
+
     def __init__(self, checksum: bool = True) -> None:
+        super().__init__()
         self.checksum = checksum
         self.size = 18 if checksum else 17
-        self._buf = bytearray()
-        self.stats = DecoderStats()
 
-    def feed(self, data: bytes) -> None:
-        self._buf += bytes(b & 0x7F for b in data)
+    def prepare(self, data: bytes) -> bytes:
+        return bytes(b & 0x7F for b in data)  # 7E1 read as 8N1: drop the parity bit
 
-    def next_frame(self) -> ScaleFrame | None:
-        while True:
-            start = self._buf.find(STX)
-            if start < 0:
-                if self._buf:
-                    self._buf.clear()
-                    self.stats.resyncs += 1
-                return None
-            if start > 0:
-                del self._buf[:start]
-                self.stats.resyncs += 1
-            if len(self._buf) < self.size:
-                return None
-            frame = bytes(self._buf[: self.size])
-            parsed = self._parse(frame)
-            if parsed is None:
-                del self._buf[:1]  # this STX was not a frame start; look for the next
-                continue
-            del self._buf[: self.size]
-            self.stats.frames_ok += 1
-            return parsed
+    def frame_size(self, buf: bytearray) -> int | None:
+        return self.size
 
-    def _parse(self, f: bytes) -> ScaleFrame | None:
+    def parse_frame(self, f: bytes) -> ScaleFrame | None:
         if f[16] != CR:
             self.stats.bad("no CR")
             return None

@@ -14,7 +14,8 @@ Commands encoded here: single poll (22), multi-poll (27, N rounds), stop (28).
 
 from __future__ import annotations
 
-from gudang.edge.protocols.base import DecoderStats, Event, Reply, TagRead
+from gudang.edge.protocols.base import Event, Reply, TagRead
+from gudang.edge.protocols.framing import StartByteDecoder
 
 from gudang.errors import LocalProtocolError
 
@@ -56,45 +57,20 @@ def crc16_genibus(data: bytes) -> int:
     return crc ^ 0xFFFF
 
 
-class UhfM100Decoder:
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self.stats = DecoderStats()
+class UhfM100Decoder(StartByteDecoder[Event]):
+    start = HEADER
 
-    def feed(self, data: bytes) -> None:
-        self._buf += data
+    def frame_size(self, buf: bytearray) -> int | None:
+        if len(buf) < 7:
+            return None
+        length = (buf[3] << 8) | buf[4]
+        if buf[1] not in (0x00, 0x01, 0x02) or length > MAX_PAYLOAD:
+            self.stats.bad("header")
+            return 0
+        return 7 + length
 
-    def next_frame(self) -> Event | None:
-        while True:
-            start = self._buf.find(HEADER)
-            if start < 0:
-                if self._buf:
-                    self._buf.clear()
-                    self.stats.resyncs += 1
-                return None
-            if start > 0:
-                del self._buf[:start]
-                self.stats.resyncs += 1
-            if len(self._buf) < 7:
-                return None
-            length = (self._buf[3] << 8) | self._buf[4]
-            if self._buf[1] not in (0x00, 0x01, 0x02) or length > MAX_PAYLOAD:
-                self.stats.bad("header")
-                del self._buf[:1]
-                continue
-            size = 7 + length
-            if len(self._buf) < size:
-                return None
-            frame = bytes(self._buf[:size])
-            event = self._parse(frame, length)
-            if event is None:
-                del self._buf[:1]
-                continue
-            del self._buf[:size]
-            self.stats.frames_ok += 1
-            return event
-
-    def _parse(self, f: bytes, length: int) -> Event | None:
+    def parse_frame(self, f: bytes) -> Event | None:
+        length = len(f) - 7
         if f[-1] != END:
             self.stats.bad("no end mark")
             return None
