@@ -1,0 +1,238 @@
+"""An asyncio MQTT 5 connection for a subscriber that acknowledges late.
+
+    async with Subscriber(settings, "gudang-collector-site", [(filter, 1)]) as sub:
+        while True:
+            batch = await sub.batch()        # every PUBLISH received so far
+            ...durably handle it...
+            sub.ack([m.packet_id for m in batch])   # one write for all PUBACKs
+
+Until a message is acknowledged the broker keeps it (up to the Receive
+Maximum in flight, the rest queued in the persistent session) and sends it
+again after a reconnect, so a crash between receipt and durable handling
+loses nothing. Also publishes (QoS 1, waiting for PUBACK) for dead letters and
+alerts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from types import TracebackType
+from typing import TypeVar
+
+from gudang.collector.mqtt.codec import (
+    Connack,
+    Decoder,
+    Disconnect,
+    ProtocolViolation,
+    Puback,
+    Publish,
+    Suback,
+    encode_connect,
+    encode_disconnect,
+    encode_pingreq,
+    encode_pubacks,
+    encode_publish,
+    encode_subscribe,
+)
+
+from gudang.settings import MqttSettings
+
+__all__ = ["ConnectionLost", "Subscriber"]
+
+_P = TypeVar("_P", Connack, Suback)
+
+
+class ConnectionLost(Exception):
+    """The connection to the broker failed or was refused; reconnect."""
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, owner: Subscriber) -> None:
+        self.owner = owner
+
+    def data_received(self, data: bytes) -> None:
+        self.owner._received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.owner._lost(exc)
+
+
+class Subscriber:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        client_id: str,
+        filters: list[tuple[str, int]],
+        *,
+        clean_start: bool = False,
+        receive_maximum: int = 20_000,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self.filters = filters
+        self.clean_start = clean_start
+        self.receive_maximum = receive_maximum
+        self.timeout_s = timeout_s
+        self.session_present = False
+        self._decoder = Decoder()
+        self._inbox: list[Publish] = []
+        self._arrived = asyncio.Event()
+        self._transport: asyncio.Transport | None = None
+        self._control: asyncio.Queue[Connack | Suback] = asyncio.Queue()
+        self._pending: dict[int, asyncio.Future[int]] = {}
+        self._next_id = 0
+        self._error: Exception | None = None
+        self._pinger: asyncio.Task[None] | None = None
+
+    # -- protocol callbacks -----------------------------------------------------
+
+    def _received(self, data: bytes) -> None:
+        self._decoder.feed(data)
+        try:
+            for packet in self._decoder.packets():
+                if isinstance(packet, Publish):
+                    self._inbox.append(packet)
+                elif isinstance(packet, Puback):
+                    fut = self._pending.pop(packet.packet_id, None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(packet.reason)
+                elif isinstance(packet, Connack | Suback):
+                    self._control.put_nowait(packet)
+                elif isinstance(packet, Disconnect):
+                    self._fail(ConnectionLost(f"broker disconnected us (reason {packet.reason})"))
+                    return
+        except ProtocolViolation as exc:
+            self._fail(ConnectionLost(f"protocol violation: {exc}"))
+            return
+        if self._inbox:
+            self._arrived.set()
+
+    def _lost(self, exc: Exception | None) -> None:
+        if self._error is None:
+            self._error = ConnectionLost(f"connection lost: {exc or 'closed by the broker'}")
+        self._transport = None
+        self._arrived.set()
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(self._error)
+        self._pending.clear()
+
+    def _fail(self, exc: Exception) -> None:
+        self._error = exc
+        if self._transport is not None:
+            self._transport.close()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def __aenter__(self) -> Subscriber:
+        s = self.settings
+        ctx = None
+        if s.tls:
+            ctx = ssl.create_default_context(cafile=s.ca_file)
+        loop = asyncio.get_running_loop()
+        try:
+            transport, _ = await asyncio.wait_for(
+                loop.create_connection(lambda: _Protocol(self), s.host, s.port, ssl=ctx),
+                self.timeout_s,
+            )
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionLost(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
+        self._transport = transport  # type: ignore[assignment]
+        password = s.password.get_secret_value() if s.password else None
+        self._write(
+            encode_connect(
+                self.client_id,
+                keepalive=s.keepalive,
+                clean_start=self.clean_start,
+                receive_maximum=self.receive_maximum,
+                username=s.username,
+                password=password,
+            )
+        )
+        connack = await self._expect(Connack)
+        if connack.reason != 0:
+            self._fail(
+                ConnectionLost(f"broker refused the connection (reason {connack.reason:#x})")
+            )
+            raise self._error  # type: ignore[misc]
+        self.session_present = connack.session_present
+        if self.filters:
+            self._write(encode_subscribe(self._packet_id(), self.filters))
+            suback = await self._expect(Suback)
+            if any(code > 2 for code in suback.reasons):
+                raise ConnectionLost(f"subscription refused: {suback.reasons}")
+        self._pinger = asyncio.create_task(self._ping())
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._pinger is not None:
+            self._pinger.cancel()
+        if self._transport is not None:
+            with contextlib.suppress(Exception):
+                self._transport.write(encode_disconnect())
+            self._transport.close()
+
+    async def _expect(self, kind: type[_P]) -> _P:
+        try:
+            packet = await asyncio.wait_for(self._control.get(), self.timeout_s)
+        except TimeoutError as exc:
+            self._fail(ConnectionLost(f"no {kind.__name__} within {self.timeout_s} s"))
+            raise ConnectionLost(f"no {kind.__name__} from the broker") from exc
+        if not isinstance(packet, kind):
+            raise ConnectionLost(f"expected {kind.__name__}, got {packet}")
+        return packet
+
+    async def _ping(self) -> None:
+        while self._transport is not None:
+            await asyncio.sleep(max(1.0, self.settings.keepalive * 0.75))
+            self._write(encode_pingreq())
+
+    # -- use ---------------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        if self._transport is None:
+            raise self._error or ConnectionLost("not connected")
+        self._transport.write(data)
+
+    def _packet_id(self) -> int:
+        for _ in range(65535):
+            self._next_id = self._next_id % 65535 + 1
+            if self._next_id not in self._pending:
+                return self._next_id
+        raise ConnectionLost("no free packet id: 65535 publishes unacknowledged")
+
+    async def batch(self, max_messages: int = 50_000) -> list[Publish]:
+        """Every message received so far (waiting for at least one)."""
+        while not self._inbox:
+            if self._error is not None:
+                raise self._error
+            self._arrived.clear()
+            await self._arrived.wait()
+        out, self._inbox = self._inbox[:max_messages], self._inbox[max_messages:]
+        return out
+
+    def ack(self, packet_ids: list[int]) -> None:
+        """PUBACK these (QoS 1) messages in one write; after a reconnect the
+        broker resends what was not acknowledged, so a lost ack is harmless."""
+        ids = [p for p in packet_ids if p]
+        if ids and self._transport is not None:
+            self._transport.write(encode_pubacks(ids))
+
+    async def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """QoS 1; returns after the broker's PUBACK."""
+        pid = self._packet_id()
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending[pid] = fut
+        self._write(encode_publish(topic, payload, qos=1, packet_id=pid, retain=retain))
+        try:
+            reason = await asyncio.wait_for(fut, self.timeout_s)
+        except TimeoutError as exc:
+            self._pending.pop(pid, None)
+            raise ConnectionLost("no PUBACK for a publish") from exc
+        if reason >= 0x80:
+            raise ConnectionLost(f"publish refused (reason {reason:#x})")
