@@ -84,6 +84,9 @@ class Device(_Strict):
     stable_window_s: float = Field(default=1.0, gt=0, le=30)
     motion_band_divisions: float = Field(default=2.0, ge=0, le=100)
     arrive_reads: int = Field(default=2, ge=1, le=100, description="RFID: reads before arrived.")
+    bay: Ident | None = Field(
+        default=None, description="RFID: the rack this reader watches (movement attribution)."
+    )
     depart_after_s: float | None = Field(
         default=None,
         gt=0,
@@ -119,6 +122,13 @@ class Sku(_Strict):
     minimum: NonNegative = Field(description="Low-stock alert at or below this quantity.")
     reorder_point: NonNegative = Field(description="Suggest reordering at or below this.")
     reorder_quantity: PositiveKg = Field(description="How much to order, in `unit`.")
+    count_tolerance: float = Field(
+        default=0.3,
+        gt=0,
+        lt=0.5,
+        description="pcs: a change of delta/unit_weight within this of a whole number k "
+        "is k pieces; anything else is an anomaly.",
+    )
 
     @model_validator(mode="after")
     def _unit_weight(self) -> Sku:

@@ -1,0 +1,96 @@
+"""Movements: the change between consecutive stable levels of a bin. Pure.
+
+A bin's stable levels are kept in device-time order (a bounded window), so a
+reading that arrives late is put in its place and the movements around it are
+computed again. A movement is identified by the time of the level that ends
+it; re-computing writes the same InfluxDB point (same tags and time) and so
+replaces the earlier answer. Duplicates (same time) change nothing. This is
+what makes movements correct under duplicated and reordered delivery.
+
+Classification of a change of ``delta_kg``:
+
+- smaller than the bin's noise band (``noise_kg``, 3 display divisions): no movement;
+- unit ``kg`` / ``m``: a pick (negative) or put (positive) of delta in the unit;
+- unit ``pcs``: ``x = delta_kg / unit_weight``; when ``|x - k| <= tolerance`` for a
+  whole ``k != 0`` it is ``k`` pieces; when ``|x| <= tolerance`` it is noise;
+  otherwise an ``anomaly`` (half a bar, a wrong item, a scale fault).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Literal
+
+from gudang.site import Sku
+
+__all__ = ["BinHistory", "Movement", "MovementKind", "classify"]
+
+MovementKind = Literal["pick", "put", "anomaly", "none"]
+
+
+@dataclass(frozen=True)
+class Movement:
+    ts: int  # device time of the level that ends the movement
+    kind: MovementKind
+    delta_kg: float
+    delta_qty: float  # in the SKU's unit; whole pieces for pcs
+    pieces_exact: float | None = None  # pcs: delta_kg / unit_weight, unrounded
+
+
+def classify(delta_kg: float, sku: Sku, noise_kg: float, ts: int) -> Movement:
+    if abs(delta_kg) <= noise_kg:
+        return Movement(ts, "none", delta_kg, 0.0)
+    if sku.unit != "pcs":
+        qty = sku.quantity(delta_kg)
+        return Movement(ts, "put" if delta_kg > 0 else "pick", delta_kg, qty)
+    assert sku.unit_weight_kg is not None
+    exact = delta_kg / sku.unit_weight_kg
+    k = round(exact)
+    if k == 0 and abs(exact) <= sku.count_tolerance:
+        return Movement(ts, "none", delta_kg, 0.0, exact)
+    if k != 0 and abs(exact - k) <= sku.count_tolerance:
+        return Movement(ts, "put" if k > 0 else "pick", delta_kg, float(k), exact)
+    return Movement(ts, "anomaly", delta_kg, exact, exact)
+
+
+class BinHistory:
+    """The last `size` stable levels of one bin, in device-time order."""
+
+    def __init__(self, sku: Sku, noise_kg: float, size: int = 64) -> None:
+        self.sku = sku
+        self.noise_kg = noise_kg
+        self.size = size
+        self._ts: list[int] = []
+        self._kg: list[float] = []
+        self.too_late = 0  # levels older than the window: stored, not used for movements
+
+    def seed(self, ts: int, net_kg: float) -> None:
+        """The last level known before this process started (from InfluxDB)."""
+        if not self._ts:
+            self._ts.append(ts)
+            self._kg.append(net_kg)
+
+    def add(self, ts: int, net_kg: float) -> list[Movement]:
+        """Insert a stable level; return the movements to (re)write."""
+        i = bisect.bisect_left(self._ts, ts)
+        if i < len(self._ts) and self._ts[i] == ts:
+            return []  # the same reading again
+        if i == 0 and len(self._ts) >= self.size:
+            self.too_late += 1
+            return []
+        self._ts.insert(i, ts)
+        self._kg.insert(i, net_kg)
+        out = []
+        if i > 0:
+            out.append(classify(net_kg - self._kg[i - 1], self.sku, self.noise_kg, ts))
+        if i + 1 < len(self._ts):
+            later = self._ts[i + 1]
+            out.append(classify(self._kg[i + 1] - net_kg, self.sku, self.noise_kg, later))
+        if len(self._ts) > self.size:
+            del self._ts[0], self._kg[0]
+        return out
+
+    @property
+    def last(self) -> tuple[int, float] | None:
+        return (self._ts[-1], self._kg[-1]) if self._ts else None
