@@ -7,11 +7,12 @@ schema, known device, plausible value) so that nothing later can crash on it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from gudang.collector.stock import to_kg
 from pydantic import ValidationError
 
-from gudang.contract import DeadLetter, TopicKind, WeightReading, now_ms, parse
+from gudang.contract import DeadLetter, TagEvent, TopicKind, WeightReading, now_ms, parse
 from gudang.site import Site
 
 __all__ = ["MAX_PAYLOAD", "Accepted", "classify"]
@@ -23,7 +24,12 @@ _ABSURD_KG = 1_000_000.0  # a rack holding more than 1000 t is a broken reading
 
 @dataclass(frozen=True)
 class Accepted:
-    reading: WeightReading
+    message: WeightReading | TagEvent
+
+    @property
+    def reading(self) -> WeightReading:
+        assert isinstance(self.message, WeightReading)
+        return self.message
 
 
 def _dead(topic: str, payload: bytes, reason: str) -> DeadLetter:
@@ -45,22 +51,45 @@ def _explain(exc: ValidationError) -> str:
     return "invalid payload: " + "; ".join(parts)
 
 
+_MODELS: dict[TopicKind, type[WeightReading] | type[TagEvent]] = {
+    TopicKind.READING: WeightReading,
+    TopicKind.TAG: TagEvent,
+}
+
+
+@lru_cache(maxsize=65536)
+def _route(topic: str) -> tuple[TopicKind, str, str] | str:
+    """(kind, site, device) of a data topic, or why it is not one. Cached: topics repeat."""
+    parsed = parse(topic)
+    if parsed is None or parsed.kind not in _MODELS:
+        return "topic is not a reading or tag topic of contract v1"
+    return parsed.kind, parsed.site, parsed.levels["device_id"]
+
+
 def classify(site: Site, topic: str, payload: bytes) -> Accepted | DeadLetter:
     if len(payload) > MAX_PAYLOAD:
         return _dead(topic, payload, f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
-    parsed = parse(topic)
-    if parsed is None or parsed.kind is not TopicKind.READING:
-        return _dead(topic, payload, "topic is not a reading topic of contract v1")
-    if parsed.site != site.site.id:
-        return _dead(topic, payload, f"site {parsed.site!r} is not this collector's site")
+    route = _route(topic)
+    if isinstance(route, str):
+        return _dead(topic, payload, route)
+    kind, site_id, device_id = route
+    if site_id != site.site.id:
+        return _dead(topic, payload, f"site {site_id!r} is not this collector's site")
     try:
-        reading = WeightReading.model_validate_json(payload)
+        message = _MODELS[kind].model_validate_json(payload)
     except ValidationError as exc:
         return _dead(topic, payload, _explain(exc))
-    if reading.device_id != parsed.levels["device_id"]:
+    if message.device_id != device_id:
         return _dead(topic, payload, "device_id in payload differs from the topic")
-    if not any(d.id == reading.device_id for d in site.devices):
-        return _dead(topic, payload, f"unknown device {reading.device_id!r}")
-    if reading.weight is not None and abs(to_kg(reading.weight, reading.unit)) > _ABSURD_KG:
-        return _dead(topic, payload, f"absurd weight {reading.weight} {reading.unit}")
-    return Accepted(reading)
+    device = site.device(device_id)
+    if device is None:
+        return _dead(topic, payload, f"unknown device {device_id!r}")
+    if device.kind != ("scale" if kind is TopicKind.READING else "rfid"):
+        return _dead(topic, payload, f"device {device_id!r} is a {device.kind}")
+    if (
+        isinstance(message, WeightReading)
+        and message.weight is not None
+        and abs(to_kg(message.weight, message.unit)) > _ABSURD_KG
+    ):
+        return _dead(topic, payload, f"absurd weight {message.weight} {message.unit}")
+    return Accepted(message)

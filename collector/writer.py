@@ -1,9 +1,14 @@
-"""Batches points into InfluxDB writes: by size and by time, retried with backoff.
+"""From points to durable: InfluxDB when it answers, the disk spool when it does
+not, and only then the MQTT acknowledgement.
 
-A batch leaves the buffer only after InfluxDB accepted it. Retryable failures
-(connection refused, 5xx such as 1.6's "engine: error syncing wal") keep the
-batch and retry with exponential backoff and jitter; a 4xx answer means the
-points themselves are refused, which is logged and counted, not retried.
+Points are batched by size (``max_points``) and time (``max_delay_s``). A batch
+is written to InfluxDB; if InfluxDB fails with a retryable error (down, 5xx,
+timeout), the batch goes to the spool instead. While the spool holds anything,
+new batches join it too, so that InfluxDB receives everything in order; a
+drainer writes the spool back, oldest first, with backoff and jitter. Either
+way, once the batch is durable, ``on_durable(acks)`` releases its messages.
+A 4xx from InfluxDB (points refused as written) is counted and logged: those
+points are not retried.
 """
 
 from __future__ import annotations
@@ -11,98 +16,133 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
+
+from gudang.collector.spool import Spool
 
 from gudang import logs
 from gudang.errors import StorageError
-from gudang.influx import InfluxClient, Point
+from gudang.influx import InfluxClient, Point, encode_points
 from gudang.runtime import sleep_or_stop
 
-__all__ = ["BatchWriter"]
+__all__ = ["DurableWriter"]
 
 log = logs.get("collector.writer")
 
+Acks = list[tuple[int, int]]  # (connection generation, packet id)
 
-class BatchWriter:
+
+class DurableWriter:
     def __init__(
         self,
         db: InfluxClient,
+        spool: Spool,
+        on_durable: Callable[[Acks], None],
         *,
-        max_points: int = 5000,
-        max_delay_s: float = 0.2,
-        max_backoff_s: float = 30.0,
+        max_points: int = 10_000,
+        max_delay_s: float = 0.05,
+        write_timeout_s: float = 5.0,
     ) -> None:
         self.db = db
+        self.spool = spool
+        self.on_durable = on_durable
         self.max_points = max_points
         self.max_delay_s = max_delay_s
-        self.max_backoff_s = max_backoff_s
-        self._buffer: list[Point] = []
+        self.write_timeout_s = write_timeout_s
+        self._points: list[Point] = []
+        self._acks: Acks = []
         self._first_at: float | None = None
         self._wake = asyncio.Event()
+        self._spooled = asyncio.Event()
         self.points_written = 0
         self.batches_written = 0
         self.points_refused = 0
         self.write_errors = 0
+        self.last_batch_points = 0
+        self.last_write_s = 0.0
 
     @property
     def pending(self) -> int:
-        return len(self._buffer)
+        return len(self._points)
 
-    def add(self, points: list[Point]) -> None:
-        if not points:
+    def add(self, points: list[Point], acks: Acks) -> None:
+        if not points and not acks:
             return
-        if not self._buffer:
+        if self._first_at is None:
             self._first_at = time.monotonic()
-        self._buffer.extend(points)
-        if len(self._buffer) >= self.max_points:
+        self._points.extend(points)
+        self._acks.extend(acks)
+        if len(self._points) >= self.max_points:
             self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            timeout = self.max_delay_s
-            if self._first_at is not None:
-                timeout = max(0.0, self._first_at + self.max_delay_s - time.monotonic())
-            await sleep_or_stop(self._wake, timeout)  # woken early by a full batch
-            self._wake.clear()
-            if self._buffer:
-                await self._write_batch(stop)
-        await self.flush(deadline_s=10.0)
-
-    async def flush(self, deadline_s: float = 10.0) -> None:
-        """Write everything buffered, retrying until `deadline_s` has passed."""
-        give_up = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        handle = loop.call_later(deadline_s, give_up.set)
+        drainer = asyncio.create_task(self._drain(stop))
         try:
-            while self._buffer and not give_up.is_set():
-                await self._write_batch(give_up)
+            while not stop.is_set():
+                wait = self.max_delay_s
+                if self._first_at is not None:
+                    wait = max(0.0, self._first_at + self.max_delay_s - time.monotonic())
+                await sleep_or_stop(self._wake, wait)
+                self._wake.clear()
+                await self._flush_once()
+            await self._flush_once()  # what arrived before the stop
         finally:
-            handle.cancel()
-        if self._buffer:
-            log.error("flush_incomplete", points=len(self._buffer))
+            drainer.cancel()
 
-    async def _write_batch(self, stop: asyncio.Event) -> None:
-        batch = self._buffer[: self.max_points]
-        backoff = 0.2
+    async def _flush_once(self) -> None:
+        if not self._points and not self._acks:
+            return
+        # Everything pending goes in one batch, so that no acknowledgement is
+        # released ahead of its points (a burst makes one larger write).
+        points, acks = self._points, self._acks
+        self._points, self._acks, self._first_at = [], [], None
+        body = encode_points(points) if points else b""
+        if body and self.spool.empty and await self._try_write(body, len(points)):
+            self.on_durable(acks)
+            return
+        if body:
+            while not self.spool.push(body, len(points)):
+                # Full: stop acknowledging; the broker keeps the messages for us.
+                log.error("spool_full", bytes=self.spool.bytes, max_bytes=self.spool.max_bytes)
+                await asyncio.sleep(1.0)
+            self._spooled.set()
+        self.on_durable(acks)
+
+    async def _try_write(self, body: bytes, points: int) -> bool:
+        started = time.perf_counter()
+        try:
+            await asyncio.wait_for(self.db.write_lines(body), self.write_timeout_s)
+        except (StorageError, TimeoutError) as exc:
+            self.write_errors += 1
+            retryable = not isinstance(exc, StorageError) or exc.retryable
+            if not retryable:
+                self.points_refused += points
+                log.error("write_refused", points=points, error=str(exc))
+                return True  # retrying can not help; the messages are released
+            log.warning("write_failed_spooling", points=points, error=str(exc) or "timeout")
+            return False
+        self.last_write_s = time.perf_counter() - started
+        self.last_batch_points = points
+        self.points_written += points
+        self.batches_written += 1
+        return True
+
+    async def _drain(self, stop: asyncio.Event) -> None:
+        backoff = 0.5
         while True:
-            started = time.perf_counter()
-            try:
-                await self.db.write(batch)
-            except StorageError as exc:
-                self.write_errors += 1
-                if not exc.retryable:
-                    self.points_refused += len(batch)
-                    log.error("write_refused", points=len(batch), error=str(exc))
-                    break
-                log.warning("write_retry", points=len(batch), error=str(exc), retry_in_s=backoff)
-                if await sleep_or_stop(stop, backoff * random.uniform(0.5, 1.5)):
-                    return  # stopping: the batch stays buffered for flush()
-                backoff = min(backoff * 2, self.max_backoff_s)
+            if self.spool.empty:
+                self._spooled.clear()
+                await self._spooled.wait()
                 continue
-            self.points_written += len(batch)
-            self.batches_written += 1
-            log.debug(
-                "write_ok", points=len(batch), ms=round((time.perf_counter() - started) * 1e3, 1)
-            )
-            break
-        del self._buffer[: len(batch)]
-        self._first_at = time.monotonic() if self._buffer else None
+            oldest = self.spool.oldest()
+            if oldest is None:
+                continue
+            row_id, body, points = oldest
+            if await self._try_write(body, points):
+                self.spool.remove(row_id)
+                backoff = 0.5
+                if self.spool.empty:
+                    log.info("spool_drained", points_written=self.points_written)
+                continue
+            await asyncio.sleep(backoff * random.uniform(0.5, 1.5))
+            backoff = min(backoff * 2, 30.0)

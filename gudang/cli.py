@@ -118,13 +118,32 @@ def edge(
 
 
 @app.command()
-def collector(site_file: Path = SiteOpt) -> None:
-    """Turn readings into stock levels in InfluxDB."""
+def collector(
+    site_file: Path = SiteOpt,
+    spool: Path = typer.Option(
+        Path("gudang-collector-spool.db"),
+        envvar="GUDANG_COLLECTOR_SPOOL",
+        help="Disk spool for batches InfluxDB could not take.",
+    ),
+    spool_max_mb: int = typer.Option(512, help="Spool size limit; beyond it, backpressure."),
+    share_group: str | None = typer.Option(
+        None, help="Join a shared subscription group to split the load with other collectors."
+    ),
+) -> None:
+    """Turn readings into stock levels, movements and alerts in InfluxDB."""
     from gudang.collector.service import Collector
     from gudang.runtime import serve
 
     settings = _settings()
-    serve(Collector(_site(site_file), settings.mqtt, settings.influx).run)
+    collector_ = Collector(
+        _site(site_file),
+        settings.mqtt,
+        settings.influx,
+        spool_path=spool,
+        spool_max_bytes=spool_max_mb * 1024 * 1024,
+        share_group=share_group,
+    )
+    serve(collector_.run)
 
 
 @app.command()

@@ -109,7 +109,7 @@ def run_demo(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    for d in ("mosquitto", "influxdb", "dev", "logs", "edge"):
+    for d in ("mosquitto", "influxdb", "dev", "logs", "edge", "collector"):
         shutil.rmtree(workdir / d, ignore_errors=True)  # each demo starts from empty stock
     (workdir / "logs").mkdir(parents=True)
     started = time.monotonic()
@@ -145,7 +145,7 @@ def run_demo(
         # publishes (MQTT keeps messages only for sessions it knows).
         specs = [
             ("sim", ["sim", "--scenario", str(scenario), "--control-port", str(control)]),
-            ("collector", ["collector"]),
+            ("collector", ["collector", "--spool", str(workdir / "collector" / "spool.db")]),
             (
                 "edge",
                 ["edge", "--heartbeat", "15", "--outbox", str(workdir / "edge" / "outbox.db")],

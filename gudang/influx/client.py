@@ -103,7 +103,10 @@ class InfluxClient:
 
     async def write(self, points: Iterable[Point]) -> int:
         """Write points at ms precision; returns the number of bytes sent."""
-        body = encode_points(points)
+        return await self.write_lines(encode_points(points))
+
+    async def write_lines(self, body: bytes) -> int:
+        """Write encoded line protocol (ms precision); returns the bytes sent."""
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if len(body) > _GZIP_OVER:
             body = gzip.compress(body, compresslevel=5)

@@ -5,7 +5,9 @@ The full schema (tags, fields) is documented in docs/contract.md.
 
 from __future__ import annotations
 
-__all__ = ["BIN_STOCK", "READING"]
+__all__ = ["BIN_STOCK", "MOVEMENT", "READING", "TAG_EVENT"]
 
 READING = "reading"
 BIN_STOCK = "bin_stock"
+MOVEMENT = "movement"
+TAG_EVENT = "tag_event"

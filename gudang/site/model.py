@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from gudang.contract.ids import Ident
 
@@ -164,6 +164,10 @@ class Tag(_Strict):
 
 
 class Site(_Strict):
+    _bins_by_device: dict[str, list[Bin]] = PrivateAttr(default_factory=dict)
+    _devices: dict[str, Device] = PrivateAttr(default_factory=dict)
+    _skus: dict[str, Sku] = PrivateAttr(default_factory=dict)
+
     site: SiteInfo
     devices: list[Device] = Field(default_factory=list)
     skus: list[Sku] = Field(default_factory=list)
@@ -200,7 +204,19 @@ class Site(_Strict):
         return found
 
     def sku(self, sku_id: str) -> Sku:
-        return next(s for s in self.skus if s.id == sku_id)
+        return self._skus[sku_id]
 
     def bins_of(self, device_id: str) -> list[Bin]:
-        return [b for b in self.bins if b.device == device_id]
+        return self._bins_by_device.get(device_id, [])
+
+    def device(self, device_id: str) -> Device | None:
+        return self._devices.get(device_id)
+
+    def model_post_init(self, __context: object) -> None:
+        # Look-ups on the collector's hot path: built once, the model is frozen.
+        by_device: dict[str, list[Bin]] = {}
+        for b in self.bins:
+            by_device.setdefault(b.device, []).append(b)
+        object.__setattr__(self, "_bins_by_device", by_device)
+        object.__setattr__(self, "_devices", {d.id: d for d in self.devices})
+        object.__setattr__(self, "_skus", {s.id: s for s in self.skus})

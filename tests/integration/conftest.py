@@ -48,6 +48,7 @@ def spawn(
     def start(*args: str, name: str | None = None, **env: str) -> GudangProcess:
         log = tmp_path / f"{name or args[0]}-{len(started)}.log"
         env.setdefault("GUDANG_EDGE_OUTBOX", str(tmp_path / "edge-outbox.db"))
+        env.setdefault("GUDANG_COLLECTOR_SPOOL", str(tmp_path / "collector-spool.db"))
         proc = GudangProcess(list(args), service_env(mqtt_settings, influx_settings, **env), log)
         started.append(proc)
         return proc

@@ -106,7 +106,8 @@ def test_intake_accepts_a_valid_reading() -> None:
         (_topic(site="other"), None, "not this collector's site"),
         (_topic(device="scale-2"), None, "differs from the topic"),
         (_topic(device="scale-9"), "scale-9", "unknown device"),
-        ("gudang/v1/s1/device/scale-1/tag", None, "not a reading topic"),
+        ("gudang/v1/s1/device/scale-1/tag", None, "invalid payload"),
+        ("gudang/v1/s1/device/scale-1/status", None, "not a reading or tag topic"),
         (_topic(), "absurd", "absurd weight"),
     ],
 )

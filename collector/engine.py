@@ -1,0 +1,105 @@
+"""The stock engine: accepted readings and tag events -> InfluxDB points.
+
+Per bin: gross -> net (tare) -> quantity, and the movements between stable
+levels (``movements.BinHistory``), attributed to the RFID tags seen at the
+bin's rack within ``attribution_window_s``. Pure apart from the clock-free
+state it keeps; the service feeds it and writes what it returns.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from gudang.collector.movements import BinHistory, Movement
+from gudang.collector.points import bin_stock_point, reading_point
+from gudang.collector.stock import bin_levels
+
+from gudang.contract import TagEvent, WeightReading
+from gudang.influx import FieldValue, Point
+from gudang.influx.schema import MOVEMENT, TAG_EVENT
+from gudang.site import Bin, Site
+
+__all__ = ["EngineStats", "StockEngine"]
+
+
+@dataclass
+class EngineStats:
+    readings: int = 0
+    movements: int = 0
+    anomalies: int = 0
+    tag_events: int = 0
+    late_levels: int = 0
+
+
+@dataclass
+class _Bay:
+    events: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=256))
+
+
+class StockEngine:
+    def __init__(self, site: Site, attribution_window_s: float = 30.0) -> None:
+        self.site = site
+        self.site_id = site.site.id
+        self.window_ms = int(attribution_window_s * 1000)
+        divisions = {d.id: d.division_kg for d in site.devices}
+        self.history: dict[str, BinHistory] = {
+            b.id: BinHistory(site.sku(b.sku), noise_kg=3 * divisions[b.device]) for b in site.bins
+        }
+        self._bins = {b.id: b for b in site.bins}
+        self._bay_of_reader = {d.id: d.bay for d in site.devices if d.kind == "rfid" and d.bay}
+        self._bays: dict[str, _Bay] = {}
+        self.stats = EngineStats()
+
+    def seed(self, bin_id: str, ts: int, net_kg: float) -> None:
+        if bin_id in self.history:
+            self.history[bin_id].seed(ts, net_kg)
+
+    def reading(self, r: WeightReading) -> list[Point]:
+        self.stats.readings += 1
+        points = [reading_point(self.site_id, r)]
+        for level in bin_levels(self.site, r):
+            points.append(bin_stock_point(self.site_id, level))
+            history = self.history[level.bin.id]
+            before = history.too_late
+            for m in history.add(level.ts, level.net_kg):
+                points.append(self._movement_point(level.bin, m))
+            self.stats.late_levels += history.too_late - before
+        return points
+
+    def tag(self, t: TagEvent) -> list[Point]:
+        self.stats.tag_events += 1
+        bay = self._bay_of_reader.get(t.device_id)
+        if bay is not None and t.event == "arrived":
+            self._bays.setdefault(bay, _Bay()).events.append((t.ts, t.tag))
+        fields: dict[str, FieldValue] = {
+            "event": t.event, "seq": t.seq, "boot_id": t.boot_id, "tag": t.tag,
+        }  # fmt: skip
+        if t.rssi is not None:
+            fields["rssi"] = float(t.rssi)
+        tags = {"site": self.site_id, "device": t.device_id, "antenna": str(t.antenna)}
+        if bay:
+            tags["bay"] = bay
+        return [Point(TAG_EVENT, fields, t.ts, tags)]
+
+    def _attributed(self, b: Bin, ts: int) -> list[str]:
+        bay = self._bays.get(b.rack)
+        if bay is None:
+            return []
+        return sorted({tag for t, tag in bay.events if abs(ts - t) <= self.window_ms})
+
+    def _movement_point(self, b: Bin, m: Movement) -> Point:
+        if m.kind in ("pick", "put"):
+            self.stats.movements += 1
+        elif m.kind == "anomaly":
+            self.stats.anomalies += 1
+        fields: dict[str, FieldValue] = {
+            "kind": m.kind,  # a field, not a tag: a re-computation may change it
+            "delta_kg": float(m.delta_kg),
+            "delta_qty": float(m.delta_qty),
+            "tags": ",".join(self._attributed(b, m.ts)),
+        }
+        if m.pieces_exact is not None:
+            fields["pieces_exact"] = float(m.pieces_exact)
+        tags = {"site": self.site_id, "bin": b.id, "rack": b.rack, "sku": b.sku}
+        return Point(MOVEMENT, fields, m.ts, tags)

@@ -1,0 +1,70 @@
+"""The collector's disk spool: batches InfluxDB could not take, kept in order.
+
+When InfluxDB is down or too slow, a batch of line protocol is written here
+(SQLite, ``synchronous=FULL``: on disk before the MQTT messages are
+acknowledged) and drained, oldest first, when InfluxDB answers again. Bounded
+by ``max_bytes`` (default 512 MiB, about 5 million readings compressed); when
+full, the collector stops acknowledging and the broker keeps the messages in
+the collector's session instead: backpressure, not loss.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sqlite3
+from pathlib import Path
+
+__all__ = ["Spool"]
+
+
+class Spool:
+    def __init__(self, path: Path | str, max_bytes: int = 512 * 1024 * 1024) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " body BLOB NOT NULL, points INTEGER NOT NULL)"
+        )
+        row = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(points), 0), COALESCE(SUM(LENGTH(body)), 0) FROM spool"
+        ).fetchone()
+        self.batches, self.points, self.bytes = int(row[0]), int(row[1]), int(row[2])
+
+    @property
+    def empty(self) -> bool:
+        return self.batches == 0
+
+    def push(self, body: bytes, points: int) -> bool:
+        """Store a batch of line protocol; False (nothing stored) when full."""
+        packed = gzip.compress(body, compresslevel=1)
+        if self.bytes + len(packed) > self.max_bytes:
+            return False
+        self._db.execute("INSERT INTO spool (body, points) VALUES (?, ?)", (packed, points))
+        self.batches += 1
+        self.points += points
+        self.bytes += len(packed)
+        return True
+
+    def oldest(self) -> tuple[int, bytes, int] | None:
+        row = self._db.execute("SELECT id, body, points FROM spool ORDER BY id LIMIT 1").fetchone()
+        if row is None:
+            return None
+        return int(row[0]), gzip.decompress(row[1]), int(row[2])
+
+    def remove(self, row_id: int) -> None:
+        row = self._db.execute(
+            "SELECT points, LENGTH(body) FROM spool WHERE id = ?", (row_id,)
+        ).fetchone()
+        if row is None:
+            return
+        self._db.execute("DELETE FROM spool WHERE id = ?", (row_id,))
+        self.batches -= 1
+        self.points -= int(row[0])
+        self.bytes -= int(row[1])
+
+    def close(self) -> None:
+        self._db.close()
