@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
@@ -21,7 +23,17 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gudang.services.child import GudangProcess
 from gudang.settings import InfluxSettings, MqttSettings
 
-__all__ = ["GudangProcess", "MqttRecorder", "service_env", "wait_for"]
+__all__ = [
+    "GudangProcess",
+    "MqttRecorder",
+    "Step",
+    "publish_all",
+    "expected_movements",
+    "reading_stream",
+    "service_env",
+    "step_payloads",
+    "wait_for",
+]
 
 T = TypeVar("T")
 
@@ -116,3 +128,95 @@ class MqttRecorder:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def publish_all(
+    settings: MqttSettings,
+    messages: list[tuple[str, bytes]],
+    *,
+    max_inflight: int = 1000,
+    budget_s: float = 300.0,
+    client_id: str = "",
+) -> float:
+    """Publish at QoS 1 with at most `max_inflight` unacknowledged (paho refuses
+    more than 65,535); returns the seconds it took until every PUBACK arrived."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    client.max_inflight_messages_set(max_inflight)
+    client.max_queued_messages_set(0)
+    window = threading.BoundedSemaphore(max_inflight)
+    client.on_publish = lambda *a: window.release()
+    client.connect(settings.host, settings.port)
+    client.loop_start()
+    started = time.perf_counter()
+    deadline = started + budget_s
+    try:
+        for n, (topic, payload) in enumerate(messages):
+            if not window.acquire(timeout=max(0.0, deadline - time.perf_counter())):
+                raise AssertionError(f"publishing exceeded {budget_s} s at message {n}")
+            info = client.publish(topic, payload, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                raise AssertionError(f"publish refused: rc={info.rc}")
+        for _ in range(max_inflight):  # every PUBACK back
+            if not window.acquire(timeout=max(0.0, deadline - time.perf_counter())):
+                raise AssertionError("PUBACKs missing at the end")
+        return time.perf_counter() - started
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stable level of a simulated bin, and the pick or put that led to it."""
+
+    device: str
+    seq: int
+    ts: int
+    gross_kg: float
+    pieces: int  # 0 for a heartbeat at the same level
+
+
+def reading_stream(
+    devices: list[str],
+    steps: int,
+    *,
+    unit_weight: float = 7.4,
+    tare: float = 60.0,
+    start_pieces: int = 200,
+    t0: int = 1_764_000_000_000,
+    seed: int = 7,
+) -> list[Step]:
+    """Per device: stable levels after random picks and puts of whole pieces,
+    with heartbeats in between; in time order, seqs from 0 per device."""
+    rng = random.Random(seed)
+    out: list[Step] = []
+    pieces = dict.fromkeys(devices, start_pieces)
+    for n in range(steps):
+        for i, dev in enumerate(devices):
+            delta = 0 if n == 0 or rng.random() < 0.3 else rng.choice([-3, -2, -1, 1, 2, 4])
+            if pieces[dev] + delta < 0:
+                delta = 0
+            pieces[dev] += delta
+            gross = round(tare + pieces[dev] * unit_weight, 1)
+            out.append(Step(dev, n, t0 + n * 1000 + i, gross, delta))
+    return out
+
+
+def expected_movements(steps: list[Step]) -> set[tuple[str, int, int]]:
+    """(device, ts, pieces) of every pick and put in the stream."""
+    return {(s.device, s.ts, s.pieces) for s in steps if s.pieces}
+
+
+def step_payloads(site_id: str, steps: list[Step], boot: str = "b1") -> list[tuple[str, bytes]]:
+    from gudang.contract import WeightReading
+
+    return [
+        (
+            f"gudang/v1/{site_id}/device/{s.device}/reading",
+            WeightReading(
+                device_id=s.device, boot_id=boot, seq=s.seq, ts=s.ts, weight=s.gross_kg,
+                unit="kg", stable=True, reason="change" if s.pieces else "heartbeat",
+            ).model_dump_json().encode(),
+        )
+        for s in steps
+    ]  # fmt: skip
