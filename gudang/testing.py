@@ -27,8 +27,8 @@ __all__ = [
     "GudangProcess",
     "MqttRecorder",
     "Step",
-    "publish_all",
     "expected_movements",
+    "publish_all",
     "reading_stream",
     "service_env",
     "step_payloads",
@@ -137,9 +137,11 @@ def publish_all(
     max_inflight: int = 1000,
     budget_s: float = 300.0,
     client_id: str = "",
+    rate: float | None = None,
 ) -> float:
     """Publish at QoS 1 with at most `max_inflight` unacknowledged (paho refuses
-    more than 65,535); returns the seconds it took until every PUBACK arrived."""
+    more than 65,535), at most `rate` messages a second if given; returns the
+    seconds it took until every PUBACK arrived."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
     client.max_inflight_messages_set(max_inflight)
     client.max_queued_messages_set(0)
@@ -156,6 +158,8 @@ def publish_all(
             info = client.publish(topic, payload, qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 raise AssertionError(f"publish refused: rc={info.rc}")
+            if rate is not None and (ahead := started + (n + 1) / rate - time.perf_counter()) > 0:
+                time.sleep(ahead)
         for _ in range(max_inflight):  # every PUBACK back
             if not window.acquire(timeout=max(0.0, deadline - time.perf_counter())):
                 raise AssertionError("PUBACKs missing at the end")

@@ -134,10 +134,8 @@ def _publish_in_background(
 
     def run() -> None:
         try:
-            for i in range(0, len(messages), int(rate / 10)):
-                publish_all(mqtt_s, messages[i : i + int(rate / 10)], client_id="steady")
-                time.sleep(0.1)
-        except BaseException as exc:
+            publish_all(mqtt_s, messages, client_id="steady", rate=rate)
+        except BaseException as exc:  # surfaced by the test
             errors.append(exc)
 
     thread = threading.Thread(target=run, daemon=True)
@@ -160,6 +158,7 @@ def test_influxdb_down_for_60_s_under_load_loses_nothing(
         assert proc.logged("write_failed_spooling")
         private_influxdb.start()
         thread.join(timeout=120)
+        assert not thread.is_alive(), "the publisher did not finish"
         assert not errors, errors
         wait_for(
             lambda: reading_count(influx_s) == len(steps),
@@ -186,6 +185,7 @@ def test_collector_killed_mid_stream_loses_and_doubles_nothing(
     second = collector(tmp_path, mqtt_settings, influx_settings, site, "second")
     try:
         thread.join(timeout=120)
+        assert not thread.is_alive(), "the publisher did not finish"
         assert not errors, errors
         wait_for(
             lambda: reading_count(influx_settings) == len(steps), timeout=60, what="every reading"
