@@ -1,0 +1,288 @@
+"""Collector throughput and latency, with a naive baseline, in one run.
+
+Real Mosquitto and influxd on loopback (gudang.services, as the tests), a real
+`gudang collector`, and a publisher in its own process that pipelines QoS 1
+PUBLISH packets (MQTT 5 over a raw socket, PUBACKs counted in bulk) so that
+the publisher is not what is measured. Every figure is verified by counting
+the readings in InfluxDB (zero loss or the script fails).
+
+    .venv/bin/python bench/collector_throughput.py --readings 100000
+
+Prints:
+- backlog drain: N readings queued in the collector's persistent session while
+  it is stopped, then drained (readings/s from start to all queryable);
+- sustained: N readings published as fast as the publisher can while the
+  collector runs (readings/s from the first publish to all queryable);
+- latency at a steady 2,000 readings/s: p50/p99 from publish to queryable;
+- the same sustained and latency figures for a naive collector (paho, one
+  HTTP write per message, as tutorials do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gudang.collector.mqtt.codec import Decoder, Puback, encode_connect, encode_publish
+from gudang.contract import WeightReading
+from gudang.services import InfluxServer, MosquittoServer
+from gudang.settings import InfluxSettings, MqttSettings
+from gudang.testing import GudangProcess, service_env, wait_for
+
+SITE = "bench"
+DEVICES = 200
+T0 = 1_764_000_000_000
+
+
+def write_site(path: Path) -> None:
+    lines = ["site: {id: bench, name: Bench}", "devices:"]
+    lines += [f"  - {{id: s{i}, protocol: ad-continuous, port: /dev/null}}" for i in range(DEVICES)]
+    lines += [
+        "skus:",
+        "  - {id: RB, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 5, reorder_point: 10,"
+        " reorder_quantity: 50}",
+        "bins:",
+    ]
+    lines += [
+        f"  - {{id: b{i}, rack: R, device: s{i}, sku: RB, tare_kg: 10}}" for i in range(DEVICES)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def payloads(n: int, boot: str, t0: int) -> list[tuple[str, bytes]]:
+    out = []
+    for k in range(n):
+        dev = k % DEVICES
+        msg = WeightReading(
+            device_id=f"s{dev}", boot_id=boot, seq=k // DEVICES, ts=t0 + k,
+            weight=round(10 + 7.4 * (100 + (k // DEVICES) % 7), 2), unit="kg", stable=True,
+            reason="change",
+        )  # fmt: skip
+        out.append((f"gudang/v1/{SITE}/device/s{dev}/reading", msg.model_dump_json().encode()))
+    return out
+
+
+async def _pipelined_publish(
+    port: int, messages: list[tuple[str, bytes]], rate: float | None
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(encode_connect("bench-publisher", clean_start=True))
+    dec = Decoder()
+    dec.feed(await reader.read(64))
+    list(dec.packets())
+    acked = 0
+    window = 2000
+    sent = 0
+    started = time.perf_counter()
+    while acked < len(messages):
+        burst = []
+        while sent < len(messages) and sent - acked < window and len(burst) < 500:
+            if rate is not None and started + sent / rate > time.perf_counter():
+                break
+            topic, body = messages[sent]
+            burst.append(encode_publish(topic, body, qos=1, packet_id=sent % 65535 + 1))
+            sent += 1
+        if burst:
+            writer.write(b"".join(burst))
+        try:
+            data = await asyncio.wait_for(reader.read(65536), 0.002 if rate else 0.05)
+        except TimeoutError:
+            continue
+        if not data:
+            raise SystemExit("broker closed the publisher's connection")
+        dec.feed(data)
+        acked += sum(1 for p in dec.packets() if isinstance(p, Puback))
+    writer.close()
+
+
+def _publisher(port: int, n: int, boot: str, t0: int, rate: float | None) -> None:
+    asyncio.run(_pipelined_publish(port, payloads(n, boot, t0), rate))
+
+
+def publish_process(port: int, n: int, boot: str, t0: int, rate: float | None = None) -> mp.Process:
+    proc = mp.get_context("spawn").Process(target=_publisher, args=(port, n, boot, t0, rate))
+    proc.start()
+    return proc
+
+
+def count(influx: InfluxSettings, boot: str) -> int:
+    q = f'SELECT count("seq") FROM "reading" WHERE "boot_id" = \'{boot}\''
+    body = httpx.get(
+        f"{influx.url}/query", params={"db": influx.database, "q": q}, timeout=30
+    ).json()
+    series = body["results"][0].get("series")
+    return int(series[0]["values"][0][1]) if series else 0
+
+
+def wait_count(influx: InfluxSettings, boot: str, n: int, budget_s: float = 600) -> float:
+    deadline = time.perf_counter() + budget_s
+    while (c := count(influx, boot)) < n:
+        if time.perf_counter() > deadline:
+            raise SystemExit(f"only {c} of {n} readings in InfluxDB after {budget_s} s: LOSS")
+        time.sleep(0.1)
+    if c != n:
+        raise SystemExit(f"{c} readings for {n} published")
+    return time.perf_counter()
+
+
+def latency_probe(
+    mqtt_s: MqttSettings, influx: InfluxSettings, seconds: float, boot: str
+) -> list[float]:
+    """Probe readings every 100 ms under the load; each is polled for until queryable."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{boot}")
+    client.connect(mqtt_s.host, mqtt_s.port)
+    client.loop_start()
+    latencies: list[float] = []
+    http = httpx.Client(base_url=influx.url, timeout=10)
+    started = time.perf_counter()
+    n = 0
+    while time.perf_counter() - started < seconds:
+        ts = T0 + 10_000_000 + n
+        body = WeightReading(device_id="s0", boot_id=boot, seq=n, ts=ts, weight=50.0, unit="kg",
+                             stable=True, reason="heartbeat").model_dump_json()  # fmt: skip
+        sent = time.perf_counter()
+        client.publish(f"gudang/v1/{SITE}/device/s0/reading", body, qos=1)
+        q = f'SELECT "seq" FROM "reading" WHERE time = {ts}ms AND "boot_id" = \'{boot}\''
+        while time.perf_counter() - sent < 10:
+            res = http.get("/query", params={"db": influx.database, "q": q}).json()
+            if res["results"][0].get("series"):
+                latencies.append((time.perf_counter() - sent) * 1000)
+                break
+            time.sleep(0.002)
+        n += 1
+        time.sleep(max(0.0, 0.1 - (time.perf_counter() - sent)))
+    client.loop_stop()
+    return latencies
+
+
+def pct(values: list[float], p: float) -> float:
+    return statistics.quantiles(values, n=100)[int(p) - 1] if len(values) > 2 else float("nan")
+
+
+class NaiveCollector:
+    """The tutorial way: paho on_message -> one HTTP write per message (auto-ack)."""
+
+    def __init__(self, mqtt_s: MqttSettings, influx: InfluxSettings) -> None:
+        self.http = httpx.Client(base_url=influx.url, timeout=10)
+        self.db = influx.database
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id="naive", clean_session=False
+        )
+        self.client.on_message = self.on_message
+        self.client.on_connect = lambda c, *a: c.subscribe(
+            f"gudang/v1/{SITE}/device/+/reading", qos=1
+        )
+        self.client.connect(mqtt_s.host, mqtt_s.port)
+        self.client.loop_start()
+
+    def on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        r = json.loads(msg.payload)
+        line = (f"reading,site={SITE},device={r['device_id']} weight_kg={r['weight']},"
+                f"seq={r['seq']}i,boot_id=\"{r['boot_id']}\" {r['ts']}")  # fmt: skip
+        self.http.post("/write", params={"db": self.db, "precision": "ms"}, content=line)
+
+    def stop(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--readings", type=int, default=100_000)
+    ap.add_argument("--naive-readings", type=int, default=10_000)
+    ap.add_argument("--latency-seconds", type=float, default=15.0)
+    args = ap.parse_args()
+    n = args.readings
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        broker = MosquittoServer(tmp / "mq", max_queued_messages=2 * n + 100_000)
+        db = InfluxServer(tmp / "influx")
+        broker.start()
+        db.start()
+        try:
+            mqtt_s = MqttSettings(host=broker.host, port=broker.port)
+            influx_s = InfluxSettings(url=db.url, database="bench")
+            site = tmp / "site.yaml"
+            write_site(site)
+            env = service_env(mqtt_s, influx_s, GUDANG_LOG_LEVEL="warning",
+                              GUDANG_COLLECTOR_SPOOL=str(tmp / "spool.db"))  # fmt: skip
+
+            def start_collector() -> GudangProcess:
+                proc = GudangProcess(["collector", "--site", str(site)], env, tmp / "collector.log")
+                wait_for(lambda: count_db_exists(influx_s), timeout=30, what="collector")
+                time.sleep(1.0)  # subscribed
+                return proc
+
+            # 1. backlog drain
+            collector = start_collector()
+            collector.stop()
+            pub = publish_process(broker.port, n, "drain", T0)
+            pub.join()
+            started = time.perf_counter()
+            collector = start_collector()
+            drain = n / (wait_count(influx_s, "drain", n) - started)
+            print(
+                f"backlog drain: {n:,} readings queued in the session -> {drain:,.0f} readings/s",
+                flush=True,
+            )
+
+            # 2. sustained while publishing
+            started = time.perf_counter()
+            pub = publish_process(broker.port, n, "live", T0 + 2 * n)
+            sustained = n / (wait_count(influx_s, "live", n) - started)
+            pub.join()
+            print(
+                f"sustained:     {n:,} readings published while running -> {sustained:,.0f} readings/s",
+                flush=True,
+            )
+
+            # 3. latency at a steady 2,000/s
+            steady_n = int(2000 * (args.latency_seconds + 2))
+            pub = publish_process(broker.port, steady_n, "steady", T0 + 4 * n, rate=2000)
+            time.sleep(1)
+            lat = latency_probe(mqtt_s, influx_s, args.latency_seconds, "probe")
+            pub.join()
+            wait_count(influx_s, "steady", steady_n)
+            print(f"latency at 2,000/s: p50 {pct(lat, 50):.0f} ms, p99 {pct(lat, 99):.0f} ms "
+                  f"({len(lat)} probes)", flush=True)  # fmt: skip
+            collector.stop()
+
+            # 4. naive baseline, same broker and database
+            naive = NaiveCollector(mqtt_s, influx_s)
+            time.sleep(0.5)
+            m = args.naive_readings
+            started = time.perf_counter()
+            pub = publish_process(broker.port, m, "naive", T0 + 6 * n)
+            naive_rate = m / (wait_count(influx_s, "naive", m) - started)
+            pub.join()
+            print(f"naive baseline: {m:,} readings -> {naive_rate:,.0f} readings/s", flush=True)
+            naive.stop()
+            print(
+                f"ratio sustained/naive: {sustained / naive_rate:.1f}x; drain/naive: {drain / naive_rate:.1f}x"
+            )
+        finally:
+            broker.stop()
+            db.stop()
+
+
+def count_db_exists(influx: InfluxSettings) -> bool:
+    body = httpx.get(f"{influx.url}/query", params={"q": "SHOW DATABASES"}).json()
+    values = body["results"][0].get("series", [{}])[0].get("values", [])
+    return [influx.database] in values
+
+
+if __name__ == "__main__":
+    main()
