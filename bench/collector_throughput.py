@@ -26,15 +26,14 @@ import json
 import multiprocessing as mp
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
+from gudang.collector.mqtt.codec import Decoder, Puback, encode_connect, encode_publish
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gudang.collector.mqtt.codec import Decoder, Puback, encode_connect, encode_publish
 from gudang.contract import WeightReading
 from gudang.services import InfluxServer, MosquittoServer
 from gudang.settings import InfluxSettings, MqttSettings
@@ -245,7 +244,8 @@ def main() -> None:
             sustained = n / (wait_count(influx_s, "live", n) - started)
             pub.join()
             print(
-                f"sustained:     {n:,} readings published while running -> {sustained:,.0f} readings/s",
+                f"sustained:     {n:,} readings published while running "
+                f"-> {sustained:,.0f} readings/s",
                 flush=True,
             )
 
@@ -271,7 +271,8 @@ def main() -> None:
             print(f"naive baseline: {m:,} readings -> {naive_rate:,.0f} readings/s", flush=True)
             naive.stop()
             print(
-                f"ratio sustained/naive: {sustained / naive_rate:.1f}x; drain/naive: {drain / naive_rate:.1f}x"
+                f"ratio sustained/naive: {sustained / naive_rate:.1f}x; "
+                f"drain/naive: {drain / naive_rate:.1f}x"
             )
         finally:
             broker.stop()

@@ -12,12 +12,12 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from gudang.collector.movements import BinHistory, Movement
-from gudang.collector.points import bin_stock_point, reading_point
+from gudang.collector.points import bin_stock_line, reading_line
 from gudang.collector.stock import bin_levels
 
 from gudang.contract import TagEvent, WeightReading
-from gudang.influx import FieldValue, Point
-from gudang.influx.schema import MOVEMENT, TAG_EVENT
+from gudang.influx import FieldValue, line, series_key
+from gudang.influx.schema import BIN_STOCK, MOVEMENT, READING, TAG_EVENT
 from gudang.site import Bin, Site
 
 __all__ = ["EngineStats", "StockEngine"]
@@ -50,24 +50,37 @@ class StockEngine:
         self._bay_of_reader = {d.id: d.bay for d in site.devices if d.kind == "rfid" and d.bay}
         self._bays: dict[str, _Bay] = {}
         self.stats = EngineStats()
+        self._series: dict[tuple[str, ...], str] = {}
+
+    def _key(self, measurement: str, **tags: str) -> str:
+        """The escaped series key, computed once per series (tags repeat)."""
+        cache_key = (measurement, *tags.values())
+        key = self._series.get(cache_key)
+        if key is None:
+            key = self._series[cache_key] = series_key(measurement, {"site": self.site_id, **tags})
+        return key
 
     def seed(self, bin_id: str, ts: int, net_kg: float) -> None:
         if bin_id in self.history:
             self.history[bin_id].seed(ts, net_kg)
 
-    def reading(self, r: WeightReading) -> list[Point]:
+    def reading(self, r: WeightReading) -> list[str]:
+        """Line protocol for one accepted reading: the reading, bin levels, movements."""
         self.stats.readings += 1
-        points = [reading_point(self.site_id, r)]
+        lines = [reading_line(self._key(READING, device=r.device_id, channel=str(r.channel)), r)]
         for level in bin_levels(self.site, r):
-            points.append(bin_stock_point(self.site_id, level))
-            history = self.history[level.bin.id]
+            b = level.bin
+            lines.append(
+                bin_stock_line(self._key(BIN_STOCK, bin=b.id, rack=b.rack, sku=b.sku), level)
+            )
+            history = self.history[b.id]
             before = history.too_late
             for m in history.add(level.ts, level.net_kg):
-                points.append(self._movement_point(level.bin, m))
+                lines.append(self._movement_line(b, m))
             self.stats.late_levels += history.too_late - before
-        return points
+        return lines
 
-    def tag(self, t: TagEvent) -> list[Point]:
+    def tag(self, t: TagEvent) -> list[str]:
         self.stats.tag_events += 1
         bay = self._bay_of_reader.get(t.device_id)
         if bay is not None and t.event == "arrived":
@@ -77,10 +90,8 @@ class StockEngine:
         }  # fmt: skip
         if t.rssi is not None:
             fields["rssi"] = float(t.rssi)
-        tags = {"site": self.site_id, "device": t.device_id, "antenna": str(t.antenna)}
-        if bay:
-            tags["bay"] = bay
-        return [Point(TAG_EVENT, fields, t.ts, tags)]
+        series = self._key(TAG_EVENT, device=t.device_id, antenna=str(t.antenna), bay=bay or "")
+        return [line(series, fields, t.ts)]
 
     def _attributed(self, b: Bin, ts: int) -> list[str]:
         bay = self._bays.get(b.rack)
@@ -88,18 +99,17 @@ class StockEngine:
             return []
         return sorted({tag for t, tag in bay.events if abs(ts - t) <= self.window_ms})
 
-    def _movement_point(self, b: Bin, m: Movement) -> Point:
+    def _movement_line(self, b: Bin, m: Movement) -> str:
         if m.kind in ("pick", "put"):
             self.stats.movements += 1
         elif m.kind == "anomaly":
             self.stats.anomalies += 1
-        fields: dict[str, FieldValue] = {
-            "kind": m.kind,  # a field, not a tag: a re-computation may change it
-            "delta_kg": float(m.delta_kg),
-            "delta_qty": float(m.delta_qty),
-            "tags": ",".join(self._attributed(b, m.ts)),
-        }
-        if m.pieces_exact is not None:
-            fields["pieces_exact"] = float(m.pieces_exact)
-        tags = {"site": self.site_id, "bin": b.id, "rack": b.rack, "sku": b.sku}
-        return Point(MOVEMENT, fields, m.ts, tags)
+        # kind is a field, not a tag: a re-computation may change it. Tag ids
+        # are hex and kinds are literals, so nothing here needs escaping.
+        exact = f",pieces_exact={float(m.pieces_exact)!r}" if m.pieces_exact is not None else ""
+        tags = ",".join(self._attributed(b, m.ts))
+        series = self._key(MOVEMENT, bin=b.id, rack=b.rack, sku=b.sku)
+        return (
+            f'{series} kind="{m.kind}",delta_kg={float(m.delta_kg)!r},'
+            f'delta_qty={float(m.delta_qty)!r},tags="{tags}"{exact} {m.ts}'
+        )

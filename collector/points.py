@@ -13,7 +13,7 @@ from gudang.contract import WeightReading
 from gudang.influx import FieldValue, Point
 from gudang.influx.schema import BIN_STOCK, READING
 
-__all__ = ["bin_stock_point", "reading_point"]
+__all__ = ["bin_stock_line", "bin_stock_point", "reading_line", "reading_point"]
 
 
 def reading_point(site_id: str, r: WeightReading) -> Point:
@@ -41,3 +41,25 @@ def bin_stock_point(site_id: str, level: BinLevel) -> Point:
         fields["gross_kg"] = float(level.gross_kg)
     tags = {"site": site_id, "bin": level.bin.id, "rack": level.bin.rack, "sku": level.sku.id}
     return Point(BIN_STOCK, fields, level.ts, tags)
+
+
+# Hot path: the same lines as encode(reading_point(...)) and
+# encode(bin_stock_point(...)) (a test holds them equal), built with the
+# series key computed once per device or bin and no per-field escaping: every
+# string here is a validated identifier or a contract literal.
+
+
+def reading_line(series: str, r: WeightReading) -> str:
+    weight = f",weight_kg={float(to_kg(r.weight, r.unit))!r}" if r.weight is not None else ""
+    return (
+        f'{series} stable={"true" if r.stable else "false"},state="{r.state}",'
+        f'mode="{r.mode}",reason="{r.reason}",seq={r.seq}i,boot_id="{r.boot_id}"{weight} {r.ts}'
+    )
+
+
+def bin_stock_line(series: str, level: BinLevel) -> str:
+    gross = f",gross_kg={float(level.gross_kg)!r}" if level.gross_kg is not None else ""
+    return (
+        f"{series} net_kg={float(level.net_kg)!r},qty={float(level.quantity)!r},"
+        f'unit="{level.sku.unit}"{gross} {level.ts}'
+    )

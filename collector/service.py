@@ -65,7 +65,7 @@ class Collector:
 
     def handle(self, batch: list[Publish], writer: DurableWriter) -> list[tuple[int, DeadLetter]]:
         """Process one received batch; returns the dead letters to publish."""
-        points = []
+        points: list[str] = []
         acks: Acks = []
         dead: list[tuple[int, DeadLetter]] = []
         gen = self.generation

@@ -22,7 +22,7 @@ from gudang.collector.spool import Spool
 
 from gudang import logs
 from gudang.errors import StorageError
-from gudang.influx import InfluxClient, Point, encode_points
+from gudang.influx import InfluxClient
 from gudang.runtime import sleep_or_stop
 
 __all__ = ["DurableWriter"]
@@ -49,7 +49,7 @@ class DurableWriter:
         self.max_points = max_points
         self.max_delay_s = max_delay_s
         self.write_timeout_s = write_timeout_s
-        self._points: list[Point] = []
+        self._points: list[str] = []
         self._acks: Acks = []
         self._first_at: float | None = None
         self._wake = asyncio.Event()
@@ -65,7 +65,8 @@ class DurableWriter:
     def pending(self) -> int:
         return len(self._points)
 
-    def add(self, points: list[Point], acks: Acks) -> None:
+    def add(self, points: list[str], acks: Acks) -> None:
+        """Lines of line protocol, and the messages they come from."""
         if not points and not acks:
             return
         if self._first_at is None:
@@ -96,7 +97,7 @@ class DurableWriter:
         # released ahead of its points (a burst makes one larger write).
         points, acks = self._points, self._acks
         self._points, self._acks, self._first_at = [], [], None
-        body = encode_points(points) if points else b""
+        body = ("\n".join(points) + "\n").encode() if points else b""
         if body and self.spool.empty and await self._try_write(body, len(points)):
             self.on_durable(acks)
             return

@@ -2,7 +2,7 @@
 
 from gudang.influx.client import InfluxClient, Series
 from gudang.influx.influxql import duration, quote_ident
-from gudang.influx.lineprotocol import FieldValue, Point, encode, encode_points
+from gudang.influx.lineprotocol import FieldValue, Point, encode, encode_points, line, series_key
 
 __all__ = [
     "FieldValue",
@@ -12,5 +12,7 @@ __all__ = [
     "duration",
     "encode",
     "encode_points",
+    "line",
     "quote_ident",
+    "series_key",
 ]

@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["FieldValue", "Point", "encode", "encode_points"]
+__all__ = ["FieldValue", "Point", "encode", "encode_points", "line", "series_key"]
 
 FieldValue = float | int | bool | str
 
@@ -35,18 +35,58 @@ def _checked(text: str, what: str) -> str:
 
 
 def _field_value(value: FieldValue) -> str:
-    # bool before int: bool is an int subclass.
+    kind = type(value)
+    if kind is float:
+        if value != value or value in (math.inf, -math.inf):  # type: ignore[operator]
+            raise ValueError(f"field value must be finite, got {value!r}")
+        return repr(value)
+    if kind is bool:  # before int: bool is an int subclass
+        return "true" if value else "false"
+    if kind is int:
+        return f"{value}i"
+    if kind is str:
+        return f'"{value.translate(_STRING)}"'  # type: ignore[union-attr]
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return f"{value}i"
+        return f"{int(value)}i"
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"field value must be finite, got {value!r}")
-        return repr(value)
-    if isinstance(value, str):
-        return f'"{value.translate(_STRING)}"'
-    raise TypeError(f"unsupported field type {type(value).__name__}")
+        return _field_value(float(value))
+    raise TypeError(f"unsupported field type {kind.__name__}")
+
+
+_KEYS: dict[str, str] = {}
+
+
+def _field_key(key: str) -> str:
+    escaped = _KEYS.get(key)
+    if escaped is None:
+        escaped = _checked(key, "field key").translate(_KEY)
+        if len(_KEYS) < 4096:  # keys are few and fixed; do not grow without bound
+            _KEYS[key] = escaped
+    return escaped
+
+
+def series_key(measurement: str, tags: Mapping[str, str]) -> str:
+    """The escaped `measurement,tag=value,...` part, to compute once per series."""
+    parts = [_checked(measurement, "measurement").translate(_MEASUREMENT)]
+    for key in sorted(tags):  # sorted tags: InfluxDB's fastest path
+        value = tags[key]
+        if value == "":
+            continue  # an empty tag value means "no tag" in line protocol
+        parts.append(
+            f"{_checked(key, 'tag key').translate(_KEY)}="
+            f"{_checked(value, 'tag value').translate(_KEY)}"
+        )
+    return ",".join(parts)
+
+
+def line(series: str, fields: Mapping[str, FieldValue], time_ms: int) -> str:
+    """One line for a series key from `series_key`."""
+    if not fields:
+        raise ValueError("a point needs at least one field")
+    body = ",".join(f"{_field_key(k)}={_field_value(v)}" for k, v in fields.items())
+    return f"{series} {body} {int(time_ms)}"
 
 
 @dataclass(frozen=True)
@@ -59,22 +99,7 @@ class Point:
 
 def encode(point: Point) -> str:
     """One line of line protocol (no trailing newline), timestamp in ms."""
-    if not point.fields:
-        raise ValueError("a point needs at least one field")
-    parts = [_checked(point.measurement, "measurement").translate(_MEASUREMENT)]
-    for key in sorted(point.tags):  # sorted tags: InfluxDB's fastest path
-        value = point.tags[key]
-        if value == "":
-            continue  # an empty tag value means "no tag" in line protocol
-        parts.append(
-            f"{_checked(key, 'tag key').translate(_KEY)}="
-            f"{_checked(value, 'tag value').translate(_KEY)}"
-        )
-    fields = ",".join(
-        f"{_checked(k, 'field key').translate(_KEY)}={_field_value(v)}"
-        for k, v in point.fields.items()
-    )
-    return f"{','.join(parts)} {fields} {int(point.time_ms)}"
+    return line(series_key(point.measurement, point.tags), point.fields, point.time_ms)
 
 
 def encode_points(points: Iterable[Point]) -> bytes:
