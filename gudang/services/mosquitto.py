@@ -79,7 +79,9 @@ class MosquittoServer(LocalServer):
             # The default (1000) silently drops QoS 1 messages for a slow or
             # restarting subscriber: size it for a collector restart.
             f"max_queued_messages {self.max_queued_messages}\n"
-            "max_inflight_messages 100\n"
+            # Outgoing QoS 1 in flight per client: no broker-side cap, so a
+            # late-acknowledging subscriber is bounded by its own Receive Maximum.
+            "max_inflight_messages 0\n"
             "log_dest stderr\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
             "connection_messages false\n"
