@@ -15,6 +15,7 @@ from pathlib import Path
 from gudang.collector.dedupe import SeqWindow
 from gudang.collector.engine import StockEngine
 from gudang.collector.intake import Accepted, classify
+from gudang.collector.metrics import CollectorMetrics, serve_metrics
 from gudang.collector.mqtt import ConnectionLost, Publish, Subscriber
 from gudang.collector.spool import Spool
 from gudang.collector.writer import Acks, DurableWriter
@@ -45,6 +46,8 @@ class Collector:
         spool_max_bytes: int = 512 * 1024 * 1024,
         share_group: str | None = None,
         receive_maximum: int = 20_000,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
     ) -> None:
         self.site = site
         self.mqtt = mqtt
@@ -59,6 +62,9 @@ class Collector:
         self.dead_letters = 0
         self.generation = 0  # which MQTT connection a packet id belongs to
         self._sub: Subscriber | None = None
+        self.metrics = CollectorMetrics(self)
+        if metrics_port is not None:
+            serve_metrics(self.metrics, metrics_host, metrics_port)
         self.dead_topic = topic(TopicKind.DEAD_LETTER, self.site_id, component="collector")
 
     # -- message handling ---------------------------------------------------------
@@ -85,6 +91,10 @@ class Collector:
             acks.append((gen, msg.packet_id))
         writer.add(points, acks)
         return dead
+
+    @property
+    def connected(self) -> bool:
+        return self._sub is not None
 
     def release(self, acks: Acks) -> None:
         """Durable: acknowledge what belongs to the current connection. Older
@@ -134,6 +144,7 @@ class Collector:
             if not await self._connect_db(db, stop):
                 return
             writer = DurableWriter(db, self.spool, self.release)
+            self.metrics.writer = writer
             writer_stop = asyncio.Event()
             writer_task = asyncio.create_task(writer.run(writer_stop))
             mqtt_task = asyncio.create_task(self._mqtt_loop(writer, stop))

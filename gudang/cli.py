@@ -129,6 +129,10 @@ def collector(
     share_group: str | None = typer.Option(
         None, help="Join a shared subscription group to split the load with other collectors."
     ),
+    metrics_port: int | None = typer.Option(
+        None, envvar="GUDANG_COLLECTOR_METRICS_PORT", help="Serve Prometheus metrics on this port."
+    ),
+    metrics_host: str = typer.Option("127.0.0.1", help="Address for the metrics endpoint."),
 ) -> None:
     """Turn readings into stock levels, movements and alerts in InfluxDB."""
     from gudang.collector.service import Collector
@@ -142,6 +146,8 @@ def collector(
         spool_path=spool,
         spool_max_bytes=spool_max_mb * 1024 * 1024,
         share_group=share_group,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
     serve(collector_.run)
 

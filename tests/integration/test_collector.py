@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from gudang.contract import WeightReading
-from gudang.services import InfluxServer
+from gudang.services import InfluxServer, free_port
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.testing import GudangProcess, MqttRecorder, wait_for
 
@@ -41,7 +41,8 @@ def test_readings_become_stock_and_bad_payloads_dead_letters(
     site_id: str,
 ) -> None:
     site = make_site()
-    collector = spawn("collector", "--site", str(site))
+    metrics_port = free_port()
+    collector = spawn("collector", "--site", str(site), "--metrics-port", str(metrics_port))
     wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector subscribed")
     topic = f"gudang/v1/{site_id}/device/scale-1/reading"
     with MqttRecorder(mqtt_settings, [f"gudang/v1/{site_id}/deadletter/#"]) as rec:
@@ -82,6 +83,12 @@ def test_readings_become_stock_and_bad_payloads_dead_letters(
     assert [round(r[1], 6) for r in rows] == [45, 40, 38]
     readings = query(influx_settings, 'SELECT "seq", "stable" FROM "reading"')
     assert [(r[1], r[2]) for r in readings] == [(1, True), (2, True), (3, False), (4, True)]
+    metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+    assert 'gudang_collector_messages_total{outcome="accepted"} 4.0' in metrics
+    assert 'gudang_collector_messages_total{outcome="duplicate"} 1.0' in metrics
+    assert 'gudang_collector_messages_total{outcome="dead_letter"} 3.0' in metrics
+    assert "gudang_collector_spool_points 0.0" in metrics
+    assert "gudang_collector_points_written_total" in metrics
     assert collector.stop() == 0
     assert collector.logged("collector_stop")
 

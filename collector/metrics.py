@@ -1,0 +1,95 @@
+"""Prometheus metrics of the collector, read from its state at scrape time
+(nothing is counted twice and the hot path pays nothing for them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector as _PromCollector
+
+if TYPE_CHECKING:
+    from gudang.collector.service import Collector
+    from gudang.collector.writer import DurableWriter
+
+__all__ = ["CollectorMetrics", "serve_metrics"]
+
+
+class CollectorMetrics(_PromCollector):
+    def __init__(self, collector: Collector) -> None:
+        self.c = collector
+        self.writer: DurableWriter | None = None
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        c = self.c
+        messages = CounterMetricFamily(
+            "gudang_collector_messages", "MQTT messages received, by outcome", labels=["outcome"]
+        )
+        duplicates = c.dedupe.duplicates
+        accepted = c.received - c.dead_letters - duplicates
+        messages.add_metric(["accepted"], accepted)
+        messages.add_metric(["duplicate"], duplicates)
+        messages.add_metric(["dead_letter"], c.dead_letters)
+        yield messages
+        stats = c.engine.stats
+        movements = CounterMetricFamily(
+            "gudang_collector_movements", "Movements recorded, by kind", labels=["kind"]
+        )
+        movements.add_metric(["pick_or_put"], stats.movements)
+        movements.add_metric(["anomaly"], stats.anomalies)
+        yield movements
+        yield CounterMetricFamily(
+            "gudang_collector_late_levels",
+            "Stable levels too old for the movement window (stored, not used for movements)",
+            value=stats.late_levels,
+        )
+        w = self.writer
+        if w is not None:
+            yield CounterMetricFamily(
+                "gudang_collector_points_written",
+                "Points written to InfluxDB",
+                value=w.points_written,
+            )
+            yield CounterMetricFamily(
+                "gudang_collector_points_refused",
+                "Points InfluxDB refused (4xx)",
+                value=w.points_refused,
+            )
+            yield CounterMetricFamily(
+                "gudang_collector_write_errors", "Failed InfluxDB writes", value=w.write_errors
+            )
+            yield GaugeMetricFamily(
+                "gudang_collector_last_write_seconds",
+                "Duration of the last successful InfluxDB write",
+                value=w.last_write_s,
+            )
+            yield GaugeMetricFamily(
+                "gudang_collector_last_batch_points",
+                "Points in the last batch",
+                value=w.last_batch_points,
+            )
+            yield GaugeMetricFamily(
+                "gudang_collector_pending_points",
+                "Points waiting for the next batch",
+                value=w.pending,
+            )
+        spool = c.spool
+        yield GaugeMetricFamily(
+            "gudang_collector_spool_points", "Points in the disk spool", value=spool.points
+        )
+        yield GaugeMetricFamily(
+            "gudang_collector_spool_bytes", "Bytes in the disk spool", value=spool.bytes
+        )
+        yield GaugeMetricFamily(
+            "gudang_collector_mqtt_connected",
+            "1 while connected to the broker",
+            value=int(c.connected),
+        )
+
+
+def serve_metrics(metrics: CollectorMetrics, host: str, port: int) -> None:
+    registry = CollectorRegistry()
+    registry.register(metrics)
+    start_http_server(port, addr=host, registry=registry)
