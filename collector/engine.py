@@ -51,6 +51,7 @@ class StockEngine:
         self._bays: dict[str, _Bay] = {}
         self.stats = EngineStats()
         self._series: dict[tuple[str, ...], str] = {}
+        self.new_moves: list[tuple[Bin, Movement]] = []  # for the alert monitor to drain
 
     def _key(self, measurement: str, **tags: str) -> str:
         """The escaped series key, computed once per series (tags repeat)."""
@@ -77,6 +78,8 @@ class StockEngine:
             before = history.too_late
             for m in history.add(level.ts, level.net_kg):
                 lines.append(self._movement_line(b, m))
+                if m.kind != "none":
+                    self.new_moves.append((b, m))
             self.stats.late_levels += history.too_late - before
         return lines
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from gudang.collector.alerts.monitor import AlertMonitor
+from gudang.collector.alerts.notify import Notifier
 from gudang.collector.dedupe import SeqWindow
 from gudang.collector.engine import StockEngine
 from gudang.collector.intake import Accepted, classify
@@ -19,13 +21,25 @@ from gudang.collector.metrics import CollectorMetrics, serve_metrics
 from gudang.collector.mqtt import ConnectionLost, Publish, Subscriber
 from gudang.collector.spool import Spool
 from gudang.collector.writer import Acks, DurableWriter
+from pydantic import ValidationError
 
 from gudang import logs
-from gudang.contract import DeadLetter, TagEvent, TopicKind, topic
+from gudang.contract import (
+    Alert,
+    AlertAck,
+    DeadLetter,
+    DeviceStatus,
+    TagEvent,
+    TopicKind,
+    now_ms,
+    parse,
+    topic,
+)
+from gudang.contract.messages import ALERT_KINDS
 from gudang.contract.topics import subscription
 from gudang.errors import StorageError
-from gudang.influx import InfluxClient, quote_ident
-from gudang.influx.schema import BIN_STOCK
+from gudang.influx import FieldValue, InfluxClient, line, quote_ident, series_key
+from gudang.influx.schema import ALERT, BIN_STOCK
 from gudang.runtime import sleep_or_stop
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import Site
@@ -44,6 +58,7 @@ class Collector:
         *,
         spool_path: Path,
         spool_max_bytes: int = 512 * 1024 * 1024,
+        state_path: Path | None = None,
         share_group: str | None = None,
         receive_maximum: int = 20_000,
         metrics_port: int | None = None,
@@ -57,6 +72,12 @@ class Collector:
         self.share_group = share_group
         self.receive_maximum = receive_maximum
         self.engine = StockEngine(site)
+        self.alerts = AlertMonitor(
+            site, self.engine, state_path or spool_path.with_name("state.db")
+        )
+        self.notifier = Notifier(site)
+        self._alerts_out: list[Alert] = []  # transitions not yet published (retained)
+        self._alert_lines: list[str] = []
         self.dedupe = SeqWindow()
         self.received = 0
         self.dead_letters = 0
@@ -69,6 +90,40 @@ class Collector:
 
     # -- message handling ---------------------------------------------------------
 
+    def _alerted(self, alerts: list[Alert]) -> None:
+        for a in alerts:
+            log.info("alert", kind=a.kind, subject=a.subject, state=a.state, value=a.value)
+            self._alerts_out.append(a)
+            self.notifier.submit(a)
+            fields: dict[str, FieldValue] = {
+                "state": a.state, "text_id": a.text.id, "text_en": a.text.en,
+                "raised_at": a.raised_at, "by": a.acknowledged_by or "", "note": a.note or "",
+            }  # fmt: skip
+            if a.value is not None:
+                fields["value"] = float(a.value)
+            series = series_key(ALERT, {"site": self.site_id, "kind": a.kind, "subject": a.subject})
+            self._alert_lines.append(line(series, fields, a.updated_at))
+
+    def _control(self, msg: Publish) -> DeadLetter | None:
+        """Status and alert acknowledgements: state, not data. None when handled."""
+        parsed = parse(msg.topic)
+        try:
+            if parsed is not None and parsed.kind is TopicKind.ALERT_ACK:
+                ack = AlertAck.model_validate_json(msg.payload)
+                kind = parsed.levels["kind"]
+                if kind not in ALERT_KINDS:
+                    raise ValueError(f"unknown alert kind {kind!r}")
+                self._alerted(self.alerts.acknowledge(kind, parsed.levels["subject"], ack))  # type: ignore[arg-type]
+            elif msg.payload:  # an empty retained payload only clears a status
+                self._alerted(self.alerts.status(DeviceStatus.model_validate_json(msg.payload)))
+        except (ValidationError, ValueError) as exc:
+            return DeadLetter(
+                component="collector", topic=msg.topic[:512], reason=f"invalid: {exc}"[:2048],
+                payload=msg.payload[:2048].decode("utf-8", "replace"),
+                payload_size=len(msg.payload), received_at=now_ms(),
+            )  # fmt: skip
+        return None
+
     def handle(self, batch: list[Publish], writer: DurableWriter) -> list[tuple[int, DeadLetter]]:
         """Process one received batch; returns the dead letters to publish."""
         points: list[str] = []
@@ -77,6 +132,14 @@ class Collector:
         gen = self.generation
         for msg in batch:
             self.received += 1
+            if msg.topic.endswith(("/status", "/ack")):
+                letter = self._control(msg)
+                if letter is None:
+                    acks.append((gen, msg.packet_id))
+                else:
+                    self.dead_letters += 1
+                    dead.append((msg.packet_id, letter))
+                continue
             result = classify(self.site, msg.topic, msg.payload)
             if not isinstance(result, Accepted):
                 self.dead_letters += 1
@@ -88,9 +151,33 @@ class Collector:
                     points += self.engine.tag(m)
                 else:
                     points += self.engine.reading(m)
+                    self._alerted(self.alerts.reading(m))
+                    if self.engine.new_moves:
+                        self._alerted(self.alerts.movements(self.engine.new_moves))
+                        self.engine.new_moves.clear()
             acks.append((gen, msg.packet_id))
+        points += self._alert_lines
+        self._alert_lines = []
         writer.add(points, acks)
         return dead
+
+    async def _publish_alerts(self, sub: Subscriber) -> None:
+        """Retained, one topic per (kind, subject): the newest state wins."""
+        pending, self._alerts_out = self._alerts_out, []
+        try:
+            for a in pending:
+                name = topic(TopicKind.ALERT, self.site_id, kind=a.kind, subject=a.subject)
+                await sub.publish(name, a.model_dump_json().encode(), retain=True)
+        except ConnectionLost:
+            self._alerts_out = pending + self._alerts_out  # again after reconnecting
+            raise
+
+    async def _tick(self, writer: DurableWriter, stop: asyncio.Event) -> None:
+        while not await sleep_or_stop(stop, 5.0):
+            self._alerted(self.alerts.tick())
+            if self._alert_lines:
+                writer.add(self._alert_lines, [])
+                self._alert_lines = []
 
     @property
     def connected(self) -> bool:
@@ -148,13 +235,17 @@ class Collector:
             writer_stop = asyncio.Event()
             writer_task = asyncio.create_task(writer.run(writer_stop))
             mqtt_task = asyncio.create_task(self._mqtt_loop(writer, stop))
+            tick_task = asyncio.create_task(self._tick(writer, stop))
+            notify_task = asyncio.create_task(self.notifier.run())
             await stop.wait()
-            await asyncio.gather(mqtt_task, return_exceptions=True)
+            await asyncio.gather(mqtt_task, tick_task, return_exceptions=True)
+            notify_task.cancel()
             writer_stop.set()
             await writer_task  # flushes the last batch, then releases its acks
             if self._sub is not None:
                 await self._sub.__aexit__(None, None, None)
             self.spool.close()
+            self.alerts.close()
             log.info("collector_stop", received=self.received, written=writer.points_written,
                      spooled=self.spool.points)  # fmt: skip
 
@@ -165,6 +256,12 @@ class Collector:
         ]
         if self.share_group:
             names = [f"$share/{self.share_group}/{n}" for n in names]
+        # State topics go to every member: each keeps its own alert view.
+        names += [
+            subscription(TopicKind.DEVICE_STATUS, self.site_id),
+            subscription(TopicKind.EDGE_STATUS, self.site_id),
+            subscription(TopicKind.ALERT_ACK, self.site_id),
+        ]
         return [(n, 1) for n in names]
 
     async def _mqtt_loop(self, writer: DurableWriter, stop: asyncio.Event) -> None:
@@ -190,6 +287,8 @@ class Collector:
             backoff = 0.5
             log.info("mqtt_subscribed", host=self.mqtt.host, port=self.mqtt.port,
                      session_present=sub.session_present)  # fmt: skip
+            if self._alerts_out:
+                await self._publish_alerts(sub)
             try:
                 while not stop.is_set():
                     batch = await _batch_or_stop(sub, stop)
@@ -198,6 +297,8 @@ class Collector:
                     dead = self.handle(batch, writer)
                     if dead:
                         await self._publish_dead(sub, dead)
+                    if self._alerts_out:
+                        await self._publish_alerts(sub)
             except ConnectionLost as exc:
                 log.warning("mqtt_disconnected", error=str(exc))
                 self._sub = None

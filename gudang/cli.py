@@ -126,6 +126,11 @@ def collector(
         help="Disk spool for batches InfluxDB could not take.",
     ),
     spool_max_mb: int = typer.Option(512, help="Spool size limit; beyond it, backpressure."),
+    state: Path = typer.Option(
+        Path("gudang-collector-state.db"),
+        envvar="GUDANG_COLLECTOR_STATE",
+        help="Alert state, kept across restarts.",
+    ),
     share_group: str | None = typer.Option(
         None, help="Join a shared subscription group to split the load with other collectors."
     ),
@@ -145,6 +150,7 @@ def collector(
         settings.influx,
         spool_path=spool,
         spool_max_bytes=spool_max_mb * 1024 * 1024,
+        state_path=state,
         share_group=share_group,
         metrics_port=metrics_port,
         metrics_host=metrics_host,

@@ -145,7 +145,16 @@ def run_demo(
         # publishes (MQTT keeps messages only for sessions it knows).
         specs = [
             ("sim", ["sim", "--scenario", str(scenario), "--control-port", str(control)]),
-            ("collector", ["collector", "--spool", str(workdir / "collector" / "spool.db")]),
+            (
+                "collector",
+                [
+                    "collector",
+                    "--spool",
+                    str(workdir / "collector" / "spool.db"),
+                    "--state",
+                    str(workdir / "collector" / "state.db"),
+                ],
+            ),
             (
                 "edge",
                 ["edge", "--heartbeat", "15", "--outbox", str(workdir / "edge" / "outbox.db")],

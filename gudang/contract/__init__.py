@@ -4,6 +4,7 @@ from gudang.contract.ids import IDENT_PATTERN, EpochMillis, Ident, now_ms
 from gudang.contract.messages import (
     SCHEMA_VERSION,
     Alert,
+    AlertAck,
     Command,
     CommandReply,
     DeadLetter,
@@ -22,6 +23,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "TOPICS",
     "Alert",
+    "AlertAck",
     "Command",
     "CommandReply",
     "DeadLetter",

@@ -19,6 +19,7 @@ from gudang.contract.ids import EpochMillis, Ident
 __all__ = [
     "SCHEMA_VERSION",
     "Alert",
+    "AlertAck",
     "AlertKind",
     "AlertState",
     "Command",
@@ -141,6 +142,7 @@ class CommandReply(_Message):
 AlertKind = Literal[
     "low_stock", "reorder_point", "device_offline", "scale_fault", "movement_anomaly"
 ]
+ALERT_KINDS: frozenset[str] = frozenset(AlertKind.__args__)  # type: ignore[attr-defined]
 AlertState = Literal["raised", "acknowledged", "cleared"]
 
 
@@ -155,7 +157,9 @@ class Alert(_Message):
     """One alert per (kind, subject); retained so a new subscriber sees the active set."""
 
     kind: AlertKind
-    subject: Ident = Field(description="SKU id for stock alerts, device id for device alerts.")
+    subject: Ident = Field(
+        description="SKU id for stock alerts, device id for device alerts, bin id for anomalies."
+    )
     state: AlertState
     raised_at: EpochMillis
     updated_at: EpochMillis
@@ -163,6 +167,14 @@ class Alert(_Message):
     text: LocalizedText
     acknowledged_by: str | None = Field(default=None, max_length=128)
     note: str | None = Field(default=None, max_length=1024)
+
+
+class AlertAck(_Message):
+    """Acknowledge the active alert of a (kind, subject): someone is on it."""
+
+    by: str = Field(min_length=1, max_length=128, description="Who acknowledges.")
+    note: str | None = Field(default=None, max_length=1024)
+    ts: EpochMillis
 
 
 class DeadLetter(_Message):

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from gudang.contract.ids import IDENT_PATTERN
 from gudang.contract.messages import (
     Alert,
+    AlertAck,
     Command,
     CommandReply,
     DeadLetter,
@@ -37,6 +38,7 @@ class TopicKind(StrEnum):
     COMMAND = "command"
     COMMAND_REPLY = "command_reply"
     ALERT = "alert"
+    ALERT_ACK = "alert_ack"
     DEAD_LETTER = "dead_letter"
 
 
@@ -69,6 +71,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(TopicKind.ALERT, "alert/{kind}/{subject}", Alert, 1, True,
               "collector", "api, staff tools",
               "The current state of one alert; cleared alerts stay retained as `cleared`."),
+    TopicSpec(TopicKind.ALERT_ACK, "alert/{kind}/{subject}/ack", AlertAck, 1, False,
+              "api, staff tools", "collector",
+              "Acknowledge the active alert (the collector owns it)."),
     TopicSpec(TopicKind.DEAD_LETTER, "deadletter/{component}", DeadLetter, 1, False,
               "collector, edge", "operators", "A payload that was refused, with the reason."),
 )  # fmt: skip

@@ -122,6 +122,11 @@ class Sku(_Strict):
     minimum: NonNegative = Field(description="Low-stock alert at or below this quantity.")
     reorder_point: NonNegative = Field(description="Suggest reordering at or below this.")
     reorder_quantity: PositiveKg = Field(description="How much to order, in `unit`.")
+    hysteresis: NonNegative | None = Field(
+        default=None,
+        description="A stock alert clears at threshold + hysteresis; default 10 % of the "
+        "minimum (at least 1 for pcs).",
+    )
     count_tolerance: float = Field(
         default=0.3,
         gt=0,
@@ -137,6 +142,13 @@ class Sku(_Strict):
         if self.reorder_point < self.minimum:
             raise ValueError("reorder_point must be at least minimum")
         return self
+
+    @property
+    def alert_hysteresis(self) -> float:
+        if self.hysteresis is not None:
+            return self.hysteresis
+        default = 0.1 * self.minimum
+        return max(default, 1.0) if self.unit == "pcs" else default
 
     def quantity(self, net_kg: float) -> float:
         """Net kilograms on the scale in this SKU's unit."""
@@ -163,6 +175,40 @@ class Tag(_Strict):
     sku: Ident | None = None
 
 
+AlertKindName = Literal[
+    "low_stock", "reorder_point", "device_offline", "scale_fault", "movement_anomaly"
+]
+
+
+class Webhook(_Strict):
+    url: str = Field(pattern=r"^https?://", description="Receives alert JSON by POST.")
+    secret_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="Environment variable holding the HMAC-SHA256 key (never the key itself).",
+    )
+    kinds: list[AlertKindName] | None = Field(default=None, description="Default: every kind.")
+
+
+class AppriseTarget(_Strict):
+    urls_env: str = Field(
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="Environment variable with apprise URLs (they carry tokens), space separated.",
+    )
+    groups: list[Ident] | None = Field(default=None, description="SKU groups; default: all.")
+    kinds: list[AlertKindName] | None = None
+    language: Literal["id", "en"] = "id"
+
+
+class Notifications(_Strict):
+    dwell_s: float = Field(default=60.0, ge=0, le=86_400, description="Condition held this long.")
+    offline_after_s: float = Field(
+        default=120.0, gt=0, description="A scale silent this long is offline."
+    )
+    webhooks: list[Webhook] = Field(default_factory=list)
+    apprise: list[AppriseTarget] = Field(default_factory=list)
+
+
 class Site(_Strict):
     _bins_by_device: dict[str, list[Bin]] = PrivateAttr(default_factory=dict)
     _devices: dict[str, Device] = PrivateAttr(default_factory=dict)
@@ -173,6 +219,7 @@ class Site(_Strict):
     skus: list[Sku] = Field(default_factory=list)
     bins: list[Bin] = Field(default_factory=list)
     tags: list[Tag] = Field(default_factory=list)
+    alerts: Notifications = Notifications()
 
     def problems(self) -> list[tuple[Loc, str]]:
         """Checks that span entries; empty when the site is consistent."""

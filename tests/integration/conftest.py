@@ -49,6 +49,7 @@ def spawn(
         log = tmp_path / f"{name or args[0]}-{len(started)}.log"
         env.setdefault("GUDANG_EDGE_OUTBOX", str(tmp_path / "edge-outbox.db"))
         env.setdefault("GUDANG_COLLECTOR_SPOOL", str(tmp_path / "collector-spool.db"))
+        env.setdefault("GUDANG_COLLECTOR_STATE", str(tmp_path / "collector-state.db"))
         proc = GudangProcess(list(args), service_env(mqtt_settings, influx_settings, **env), log)
         started.append(proc)
         return proc

@@ -1,0 +1,1 @@
+"""Alerts: rules and lifecycle (pure), state on disk, notifications."""

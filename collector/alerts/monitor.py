@@ -1,0 +1,194 @@
+"""Which alerts the site is in: stock per SKU, scale faults, offline devices,
+movement anomalies. Feeds ``AlertBook`` and keeps its state on disk."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from gudang.collector.alerts import texts
+from gudang.collector.alerts.rules import AlertBook, Condition
+from gudang.collector.alerts.store import AlertStore
+from gudang.collector.engine import StockEngine
+from gudang.collector.movements import Movement
+
+from gudang.contract import Alert, AlertAck, DeviceStatus, WeightReading
+from gudang.contract.messages import AlertKind
+from gudang.site import Bin, Site
+
+__all__ = ["AlertMonitor"]
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class AlertMonitor:
+    def __init__(self, site: Site, engine: StockEngine, store_path: Path) -> None:
+        self.site = site
+        self.engine = engine
+        cfg = site.alerts
+        self.book = AlertBook(int(cfg.dwell_s * 1000))
+        self.offline_after_ms = int(cfg.offline_after_s * 1000)
+        self.store = AlertStore(store_path)
+        self.book.restore(self.store.load())
+        self._bins_of_sku: dict[str, list[Bin]] = {}
+        for b in site.bins:
+            self._bins_of_sku.setdefault(b.sku, []).append(b)
+        self._scales = {d.id: d for d in site.devices if d.kind == "scale"}
+        self._last_seen: dict[str, int] = {}  # device -> wall ms of its last reading
+        self._offline: dict[str, str] = {}  # device -> why, while its status says so
+        self.transitions = 0
+
+    def _record(self, alert: Alert | None, out: list[Alert]) -> None:
+        if alert is not None:
+            self.store.save(alert)
+            self.transitions += 1
+            out.append(alert)
+
+    # -- inputs ---------------------------------------------------------------
+
+    def reading(self, r: WeightReading) -> list[Alert]:
+        out: list[Alert] = []
+        self._last_seen[r.device_id] = _now_ms()
+        if r.device_id not in self._offline:
+            self._record(
+                self.book.observe(
+                    "device_offline",
+                    r.device_id,
+                    "good",
+                    _now_ms(),
+                    texts.offline(r.device_id, "online"),
+                    dwell_ms=0,
+                ),
+                out,
+            )
+        if r.state != "ok":
+            self._record(
+                self.book.observe(
+                    "scale_fault",
+                    r.device_id,
+                    "bad",
+                    r.ts,
+                    texts.scale_fault(r.device_id, r.state),
+                    dwell_ms=0,
+                ),
+                out,
+            )
+        elif r.stable:
+            self._record(
+                self.book.observe(
+                    "scale_fault",
+                    r.device_id,
+                    "good",
+                    r.ts,
+                    texts.scale_fault(r.device_id, r.state),
+                    dwell_ms=0,
+                ),
+                out,
+            )
+        for sku_id in {b.sku for b in self.site.bins_of(r.device_id)}:
+            out += self._stock(sku_id, r.ts)
+        return out
+
+    def _stock(self, sku_id: str, ts: int) -> list[Alert]:
+        sku = self.site.sku(sku_id)
+        total = 0.0
+        for b in self._bins_of_sku.get(sku_id, []):
+            last = self.engine.history[b.id].last
+            if last is None:
+                return []  # not every bin has spoken yet
+            total += sku.quantity(last[1])
+        out: list[Alert] = []
+        hyst = sku.alert_hysteresis
+        for kind, threshold, text in (
+            ("low_stock", sku.minimum, texts.low_stock(sku, total)),
+            ("reorder_point", sku.reorder_point, texts.reorder_point(sku, total)),
+        ):
+            cond: Condition = (
+                "bad" if total <= threshold else "good" if total >= threshold + hyst else "between"
+            )
+            self._record(self.book.observe(kind, sku_id, cond, ts, text, round(total, 3)), out)
+        return out
+
+    def movements(self, moves: list[tuple[Bin, Movement]]) -> list[Alert]:
+        out: list[Alert] = []
+        for b, m in moves:
+            sku = self.site.sku(b.sku)
+            if m.kind == "anomaly":
+                text = texts.anomaly(b.id, sku, m.delta_qty)
+                self._record(
+                    self.book.observe(
+                        "movement_anomaly", b.id, "bad", m.ts, text, m.delta_qty, dwell_ms=0
+                    ),
+                    out,
+                )
+            elif m.kind in ("pick", "put"):
+                text = texts.anomaly(b.id, sku, m.delta_qty)
+                self._record(
+                    self.book.observe(
+                        "movement_anomaly", b.id, "good", m.ts, text, m.delta_qty, dwell_ms=0
+                    ),
+                    out,
+                )
+        return out
+
+    def status(self, s: DeviceStatus) -> list[Alert]:
+        devices = (
+            [s.id] if s.subject == "device" else [d.id for d in self.site.devices if d.edge == s.id]
+        )
+        out: list[Alert] = []
+        for device in devices:
+            if device not in self._scales and self.site.device(device) is None:
+                continue
+            if s.state == "online":
+                self._offline.pop(device, None)
+                self._record(
+                    self.book.observe(
+                        "device_offline", device, "good", _now_ms(), texts.offline(device, "online")
+                    ),
+                    out,
+                )
+            else:
+                why = f"edge {s.id} {s.state}" if s.subject == "edge" else s.state
+                self._offline[device] = why
+                self._record(
+                    self.book.observe(
+                        "device_offline", device, "bad", _now_ms(), texts.offline(device, why)
+                    ),
+                    out,
+                )
+        return out
+
+    def tick(self) -> list[Alert]:
+        """Time passing: dwell timers of offline devices, and silent scales."""
+        now = _now_ms()
+        out: list[Alert] = []
+        for device, why in self._offline.items():
+            self._record(
+                self.book.observe("device_offline", device, "bad", now, texts.offline(device, why)),
+                out,
+            )
+        for device, seen in self._last_seen.items():
+            if device not in self._offline and now - seen > self.offline_after_ms:
+                silent = f"silent for {(now - seen) // 1000} s"
+                self._record(
+                    self.book.observe(
+                        "device_offline",
+                        device,
+                        "bad",
+                        now,
+                        texts.offline(device, silent),
+                        dwell_ms=0,
+                    ),
+                    out,
+                )
+        return out
+
+    def acknowledge(self, kind: AlertKind, subject: str, ack: AlertAck) -> list[Alert]:
+        out: list[Alert] = []
+        self._record(self.book.acknowledge(kind, subject, ack.by, ack.note, ack.ts), out)
+        return out
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,94 @@
+"""Alert rules and lifecycle, pure: conditions in, transitions out.
+
+One alert per (kind, subject). A condition must hold for ``dwell_ms`` before
+an alert is raised, and its opposite for ``dwell_ms`` before it clears; stock
+alerts clear only above threshold + hysteresis, so readings wobbling around
+the minimum raise one alert, not many. Lifecycle: raised -> acknowledged ->
+cleared (acknowledging keeps it active; a cleared alert can be raised again
+later). Times are device times for stock and scale alerts, so a replayed
+stream gives the same alerts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from gudang.contract import Alert, LocalizedText
+from gudang.contract.messages import AlertKind
+
+__all__ = ["AlertBook", "Condition", "Key"]
+
+Key = tuple[AlertKind, str]
+Condition = Literal["bad", "good", "between"]
+
+
+@dataclass
+class _Pending:
+    since: int
+
+
+class AlertBook:
+    def __init__(self, dwell_ms: int) -> None:
+        self.dwell_ms = dwell_ms
+        self.active: dict[Key, Alert] = {}
+        self._raise: dict[Key, int] = {}  # condition bad since
+        self._clear: dict[Key, int] = {}  # condition good since
+
+    def restore(self, alerts: list[Alert]) -> None:
+        for a in alerts:
+            if a.state != "cleared":
+                self.active[(a.kind, a.subject)] = a
+
+    def observe(
+        self,
+        kind: AlertKind,
+        subject: str,
+        condition: Condition,
+        ts: int,
+        text: LocalizedText,
+        value: float | None = None,
+        *,
+        dwell_ms: int | None = None,
+    ) -> Alert | None:
+        """Feed the current condition; returns an alert when its state changes."""
+        key = (kind, subject)
+        dwell = self.dwell_ms if dwell_ms is None else dwell_ms
+        if condition == "bad":
+            self._clear.pop(key, None)
+            if key in self.active:
+                return None
+            since = self._raise.setdefault(key, ts)
+            if ts - since < dwell:
+                return None
+            del self._raise[key]
+            alert = Alert(kind=kind, subject=subject, state="raised", raised_at=since,
+                          updated_at=ts, value=value, text=text)  # fmt: skip
+            self.active[key] = alert
+            return alert
+        self._raise.pop(key, None)
+        if condition == "between" or key not in self.active:
+            self._clear.pop(key, None)
+            return None
+        since = self._clear.setdefault(key, ts)
+        if ts - since < dwell:
+            return None
+        del self._clear[key]
+        cleared = self.active.pop(key).model_copy(
+            update={"state": "cleared", "updated_at": ts, "value": value}
+        )
+        return cleared
+
+    def acknowledge(
+        self, kind: AlertKind, subject: str, by: str, note: str | None, ts: int
+    ) -> Alert | None:
+        key = (kind, subject)
+        alert = self.active.get(key)
+        if alert is None:
+            return None
+        acked = alert.model_copy(
+            update={"state": "acknowledged", "updated_at": max(ts, alert.updated_at),
+                    "acknowledged_by": by, "note": note}
+        )  # fmt: skip
+        self.active[key] = acked
+        return acked

@@ -1,0 +1,53 @@
+"""What alerts say, in Bahasa Indonesia and English."""
+
+from __future__ import annotations
+
+from gudang.contract import LocalizedText
+from gudang.site import Sku
+
+__all__ = ["anomaly", "low_stock", "offline", "reorder_point", "scale_fault"]
+
+_UNIT_ID = {"pcs": "batang/lembar", "m": "m", "kg": "kg"}
+
+
+def _q(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def low_stock(sku: Sku, qty: float) -> LocalizedText:
+    u = sku.unit
+    return LocalizedText(
+        id=f"Stok {sku.name} menipis: {_q(qty)} {_UNIT_ID[u]} (minimum {_q(sku.minimum)})",
+        en=f"Low stock of {sku.name}: {_q(qty)} {u} (minimum {_q(sku.minimum)})",
+    )
+
+
+def reorder_point(sku: Sku, qty: float) -> LocalizedText:
+    u = sku.unit
+    return LocalizedText(
+        id=f"{sku.name} mencapai titik pesan ulang: {_q(qty)} {_UNIT_ID[u]}; "
+        f"pesan {_q(sku.reorder_quantity)} {_UNIT_ID[u]}",
+        en=f"{sku.name} at its reorder point: {_q(qty)} {u}; order {_q(sku.reorder_quantity)} {u}",
+    )
+
+
+def offline(device_id: str, reason: str) -> LocalizedText:
+    return LocalizedText(
+        id=f"Perangkat {device_id} tidak terhubung ({reason})",
+        en=f"Device {device_id} is offline ({reason})",
+    )
+
+
+def scale_fault(device_id: str, state: str) -> LocalizedText:
+    word = {"overload": "kelebihan beban", "underload": "di bawah nol"}.get(state, state)
+    return LocalizedText(
+        id=f"Timbangan {device_id} bermasalah: {word}", en=f"Scale {device_id} fault: {state}"
+    )
+
+
+def anomaly(bin_id: str, sku: Sku, pieces: float) -> LocalizedText:
+    return LocalizedText(
+        id=f"Perubahan tidak wajar di rak {bin_id} ({sku.name}): "
+        f"{pieces:+.2f} {_UNIT_ID[sku.unit]}",
+        en=f"Unusual change at bin {bin_id} ({sku.name}): {pieces:+.2f} {sku.unit}",
+    )
