@@ -301,8 +301,13 @@ class Collector:
                         await self._publish_alerts(sub)
             except ConnectionLost as exc:
                 log.warning("mqtt_disconnected", error=str(exc))
-                self._sub = None
-                await sub.__aexit__(None, None, None)
+            except Exception as exc:
+                # A bug, not the broker: say so loudly and reconnect; whatever
+                # was not acknowledged comes back and is handled again.
+                log.exception("collector_loop_failed", error=repr(exc))
+                await sleep_or_stop(stop, 1.0)
+            self._sub = None
+            await sub.__aexit__(None, None, None)
 
     async def _publish_dead(self, sub: Subscriber, dead: list[tuple[int, DeadLetter]]) -> None:
         for _, letter in dead[:20]:

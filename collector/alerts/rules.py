@@ -1,9 +1,10 @@
 """Alert rules and lifecycle, pure: conditions in, transitions out.
 
-One alert per (kind, subject). A condition must hold for ``dwell_ms`` before
-an alert is raised, and its opposite for ``dwell_ms`` before it clears; stock
-alerts clear only above threshold + hysteresis, so readings wobbling around
-the minimum raise one alert, not many. Lifecycle: raised -> acknowledged ->
+One alert per (kind, subject). An alert is raised when, from a reading at or
+below the threshold ("bad"), the value has not recovered past threshold +
+hysteresis ("good") for ``dwell_ms``; it clears when it stays "good" for
+``dwell_ms``. Readings wobbling around the minimum therefore raise one alert,
+not many, and a short dip that recovers raises none. Lifecycle: raised -> acknowledged ->
 cleared (acknowledging keeps it active; a cleared alert can be raised again
 later). Times are device times for stock and scale alerts, so a replayed
 stream gives the same alerts.
@@ -54,6 +55,8 @@ class AlertBook:
         """Feed the current condition; returns an alert when its state changes."""
         key = (kind, subject)
         dwell = self.dwell_ms if dwell_ms is None else dwell_ms
+        if condition == "between" and key not in self.active and key in self._raise:
+            condition = "bad"  # not recovered past the hysteresis: still low
         if condition == "bad":
             self._clear.pop(key, None)
             if key in self.active:

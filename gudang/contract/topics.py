@@ -85,7 +85,7 @@ def spec(kind: TopicKind) -> TopicSpec:
     return _BY_KIND[kind]
 
 
-def topic(kind: TopicKind, site: str, **levels: str) -> str:
+def topic(kind: TopicKind, site: str, /, **levels: str) -> str:
     """Build a concrete topic; every level must be a valid identifier."""
     for name, value in {"site": site, **levels}.items():
         if not _IDENT.match(value):

@@ -32,11 +32,21 @@ def test_raise_after_dwell_then_clear_after_dwell() -> None:
     assert ("low_stock", "RB") not in book.active
 
 
-def test_a_short_dip_raises_nothing() -> None:
+def test_a_short_dip_that_recovers_raises_nothing() -> None:
+    book = AlertBook(dwell_ms=60_000)
+    book.observe("low_stock", "RB", "bad", T0 + 0, T)
+    assert book.observe("low_stock", "RB", "good", T0 + 30_000, T) is None
+    assert book.observe("low_stock", "RB", "bad", T0 + 70_000, T) is None  # the dwell starts again
+    assert book.observe("low_stock", "RB", "bad", T0 + 129_999, T) is None
+
+
+def test_wobbling_inside_the_hysteresis_band_stays_low() -> None:
     book = AlertBook(dwell_ms=60_000)
     book.observe("low_stock", "RB", "bad", T0 + 0, T)
     assert book.observe("low_stock", "RB", "between", T0 + 30_000, T) is None
-    assert book.observe("low_stock", "RB", "bad", T0 + 70_000, T) is None  # the dwell starts again
+    raised = book.observe("low_stock", "RB", "between", T0 + 61_000, T)
+    assert raised is not None
+    assert raised.raised_at == T0
 
 
 def test_acknowledge_keeps_it_active_until_cleared() -> None:
