@@ -75,6 +75,23 @@ class CollectorMetrics(_PromCollector):
                 "Points waiting for the next batch",
                 value=w.pending,
             )
+        active = GaugeMetricFamily(
+            "gudang_collector_alerts_active",
+            "Active alerts, by kind and state",
+            labels=["kind", "state"],
+        )
+        counts: dict[tuple[str, str], int] = {}
+        for alert in c.alerts.book.active.values():
+            counts[(alert.kind, alert.state)] = counts.get((alert.kind, alert.state), 0) + 1
+        for (kind, state), n in sorted(counts.items()):
+            active.add_metric([kind, state], n)
+        yield active
+        notes = CounterMetricFamily(
+            "gudang_collector_notifications", "Webhook and apprise deliveries", labels=["result"]
+        )
+        notes.add_metric(["delivered"], c.notifier.delivered)
+        notes.add_metric(["failed"], c.notifier.failed)
+        yield notes
         spool = c.spool
         yield GaugeMetricFamily(
             "gudang_collector_spool_points", "Points in the disk spool", value=spool.points
