@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from gudang.collector.calibration import Calibration
 from gudang.collector.movements import BinHistory, Movement
 from gudang.collector.points import bin_stock_line, reading_line
 from gudang.collector.stock import bin_levels
@@ -38,13 +39,18 @@ class _Bay:
 
 
 class StockEngine:
-    def __init__(self, site: Site, attribution_window_s: float = 30.0) -> None:
+    def __init__(
+        self, site: Site, calibration: Calibration, attribution_window_s: float = 30.0
+    ) -> None:
         self.site = site
+        self.calibration = calibration
+        self.last_gross: dict[str, tuple[int, float | None, float]] = {}  # bin -> ts, gross, net
         self.site_id = site.site.id
         self.window_ms = int(attribution_window_s * 1000)
         divisions = {d.id: d.division_kg for d in site.devices}
         self.history: dict[str, BinHistory] = {
-            b.id: BinHistory(site.sku(b.sku), noise_kg=3 * divisions[b.device]) for b in site.bins
+            b.id: BinHistory(calibration.skus[b.sku], noise_kg=3 * divisions[b.device])
+            for b in site.bins
         }
         self._bins = {b.id: b for b in site.bins}
         self._bay_of_reader = {d.id: d.bay for d in site.devices if d.kind == "rfid" and d.bay}
@@ -69,8 +75,11 @@ class StockEngine:
         """Line protocol for one accepted reading: the reading, bin levels, movements."""
         self.stats.readings += 1
         lines = [reading_line(self._key(READING, device=r.device_id, channel=str(r.channel)), r)]
-        for level in bin_levels(self.site, r):
+        cal = self.calibration
+        for level in bin_levels(self.site, r, cal.tares, cal.skus):
             b = level.bin
+            if level.ts >= self.last_gross.get(b.id, (0, None, 0.0))[0]:
+                self.last_gross[b.id] = (level.ts, level.gross_kg, level.net_kg)
             lines.append(
                 bin_stock_line(self._key(BIN_STOCK, bin=b.id, rack=b.rack, sku=b.sku), level)
             )
@@ -82,6 +91,12 @@ class StockEngine:
                     self.new_moves.append((b, m))
             self.stats.late_levels += history.too_late - before
         return lines
+
+    def recalibrated(self, sku_id: str) -> None:
+        """A new unit weight: movements from now on use it."""
+        for b in self.site.bins:
+            if b.sku == sku_id:
+                self.history[b.id].sku = self.calibration.skus[sku_id]
 
     def tag(self, t: TagEvent) -> list[str]:
         self.stats.tag_events += 1

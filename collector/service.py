@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gudang.collector.alerts.monitor import AlertMonitor
 from gudang.collector.alerts.notify import Notifier
+from gudang.collector.calibration import Calibration, CalibrationError
 from gudang.collector.dedupe import SeqWindow
 from gudang.collector.engine import StockEngine
 from gudang.collector.intake import Accepted, classify
@@ -27,6 +28,8 @@ from gudang import logs
 from gudang.contract import (
     Alert,
     AlertAck,
+    Calibrate,
+    CalibrationResult,
     DeadLetter,
     DeviceStatus,
     TagEvent,
@@ -39,7 +42,7 @@ from gudang.contract.messages import ALERT_KINDS
 from gudang.contract.topics import subscription
 from gudang.errors import StorageError
 from gudang.influx import FieldValue, InfluxClient, line, quote_ident, series_key
-from gudang.influx.schema import ALERT, BIN_STOCK
+from gudang.influx.schema import ALERT, BIN_STOCK, CALIBRATION
 from gudang.runtime import sleep_or_stop
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import Site
@@ -71,10 +74,11 @@ class Collector:
         self.spool = Spool(spool_path, spool_max_bytes)
         self.share_group = share_group
         self.receive_maximum = receive_maximum
-        self.engine = StockEngine(site)
-        self.alerts = AlertMonitor(
-            site, self.engine, state_path or spool_path.with_name("state.db")
-        )
+        state = state_path or spool_path.with_name("state.db")
+        self.calibration = Calibration(site, state)
+        self.engine = StockEngine(site, self.calibration)
+        self.alerts = AlertMonitor(site, self.engine, state)
+        self._results_out: list[tuple[str, bytes]] = []  # calibration results to publish
         self.notifier = Notifier(site)
         self._alerts_out: list[Alert] = []  # transitions not yet published (retained)
         self._alert_lines: list[str] = []
@@ -104,11 +108,45 @@ class Collector:
             series = series_key(ALERT, {"site": self.site_id, "kind": a.kind, "subject": a.subject})
             self._alert_lines.append(line(series, fields, a.updated_at))
 
+    def _calibrate(self, bin_id: str, req: Calibrate) -> None:
+        b = next((b for b in self.site.bins if b.id == bin_id), None)
+        previous: float | None = None
+        value: float | None = None
+        error: str | None = None
+        if b is None:
+            error = f"unknown bin {bin_id!r}"
+        else:
+            _, gross, net = self.engine.last_gross.get(bin_id, (0, None, None))
+            try:
+                if req.op == "tare":
+                    value, previous = self.calibration.set_tare(bin_id, gross)
+                else:
+                    value, previous = self.calibration.set_unit_weight(b.sku, net, req.pieces)
+                    self.engine.recalibrated(b.sku)
+            except CalibrationError as exc:
+                error = str(exc)
+        result = CalibrationResult(
+            id=req.id, bin=bin_id, op=req.op, ok=error is None, value=value,
+            previous=previous, error=error, ts=now_ms(),
+        )  # fmt: skip
+        log.info("calibration", bin=bin_id, op=req.op, by=req.by, ok=result.ok, value=value,
+                 previous=previous, error=error)  # fmt: skip
+        name = topic(TopicKind.CALIBRATION_RESULT, self.site_id, bin_id=bin_id)
+        self._results_out.append((name, result.model_dump_json().encode()))
+        if b is not None and value is not None:
+            fields: dict[str, FieldValue] = {"value": value, "by": req.by, "request": req.id}
+            if previous is not None:
+                fields["previous"] = float(previous)
+            tags = {"site": self.site_id, "bin": bin_id, "sku": b.sku, "op": req.op}
+            self._alert_lines.append(line(series_key(CALIBRATION, tags), fields, result.ts))
+
     def _control(self, msg: Publish) -> DeadLetter | None:
-        """Status and alert acknowledgements: state, not data. None when handled."""
+        """Status, alert acknowledgements, calibration: state, not data. None when handled."""
         parsed = parse(msg.topic)
         try:
-            if parsed is not None and parsed.kind is TopicKind.ALERT_ACK:
+            if parsed is not None and parsed.kind is TopicKind.CALIBRATE:
+                self._calibrate(parsed.levels["bin_id"], Calibrate.model_validate_json(msg.payload))
+            elif parsed is not None and parsed.kind is TopicKind.ALERT_ACK:
                 ack = AlertAck.model_validate_json(msg.payload)
                 kind = parsed.levels["kind"]
                 if kind not in ALERT_KINDS:
@@ -132,7 +170,7 @@ class Collector:
         gen = self.generation
         for msg in batch:
             self.received += 1
-            if msg.topic.endswith(("/status", "/ack")):
+            if msg.topic.endswith(("/status", "/ack")) or "/calibration/" in msg.topic:
                 letter = self._control(msg)
                 if letter is None:
                     acks.append((gen, msg.packet_id))
@@ -163,6 +201,9 @@ class Collector:
 
     async def _publish_alerts(self, sub: Subscriber) -> None:
         """Retained, one topic per (kind, subject): the newest state wins."""
+        results, self._results_out = self._results_out, []
+        for name, body in results:
+            await sub.publish(name, body)
         pending, self._alerts_out = self._alerts_out, []
         try:
             for a in pending:
@@ -246,6 +287,7 @@ class Collector:
                 await self._sub.__aexit__(None, None, None)
             self.spool.close()
             self.alerts.close()
+            self.calibration.close()
             log.info("collector_stop", received=self.received, written=writer.points_written,
                      spooled=self.spool.points)  # fmt: skip
 
@@ -261,6 +303,7 @@ class Collector:
             subscription(TopicKind.DEVICE_STATUS, self.site_id),
             subscription(TopicKind.EDGE_STATUS, self.site_id),
             subscription(TopicKind.ALERT_ACK, self.site_id),
+            subscription(TopicKind.CALIBRATE, self.site_id),
         ]
         return [(n, 1) for n in names]
 
@@ -297,7 +340,7 @@ class Collector:
                     dead = self.handle(batch, writer)
                     if dead:
                         await self._publish_dead(sub, dead)
-                    if self._alerts_out:
+                    if self._alerts_out or self._results_out:
                         await self._publish_alerts(sub)
             except ConnectionLost as exc:
                 log.warning("mqtt_disconnected", error=str(exc))

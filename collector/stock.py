@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gudang.contract import WeightReading
@@ -26,11 +27,17 @@ class BinLevel:
     ts: int
 
 
-def bin_levels(site: Site, reading: WeightReading) -> list[BinLevel]:
+def bin_levels(
+    site: Site,
+    reading: WeightReading,
+    tares: Mapping[str, float] | None = None,
+    skus: Mapping[str, Sku] | None = None,
+) -> list[BinLevel]:
     """The stock a reading shows, for every bin on that device channel.
 
     Only stable in-range readings count: motion and faults change no stock.
     A net reading (tare held by the indicator) is taken as the bin's net load.
+    `tares` and `skus` carry calibration that overrides the site file.
     """
     if not reading.stable or reading.state != "ok" or reading.weight is None:
         return []
@@ -39,8 +46,9 @@ def bin_levels(site: Site, reading: WeightReading) -> list[BinLevel]:
     for b in site.bins_of(reading.device_id):
         if b.channel != reading.channel:
             continue
-        sku = site.sku(b.sku)
+        sku = skus[b.sku] if skus is not None else site.sku(b.sku)
+        tare = tares[b.id] if tares is not None else b.tare_kg
         gross = kg if reading.mode == "gross" else None
-        net = kg - b.tare_kg if reading.mode == "gross" else kg
+        net = kg - tare if reading.mode == "gross" else kg
         levels.append(BinLevel(b, sku, gross, net, sku.quantity(net), reading.ts))
     return levels

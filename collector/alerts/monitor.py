@@ -92,7 +92,7 @@ class AlertMonitor:
         return out
 
     def _stock(self, sku_id: str, ts: int) -> list[Alert]:
-        sku = self.site.sku(sku_id)
+        sku = self.engine.calibration.skus[sku_id]
         total = 0.0
         for b in self._bins_of_sku.get(sku_id, []):
             last = self.engine.history[b.id].last

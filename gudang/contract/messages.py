@@ -22,6 +22,8 @@ __all__ = [
     "AlertAck",
     "AlertKind",
     "AlertState",
+    "Calibrate",
+    "CalibrationResult",
     "Command",
     "CommandOp",
     "CommandReply",
@@ -174,6 +176,32 @@ class AlertAck(_Message):
 
     by: str = Field(min_length=1, max_length=128, description="Who acknowledges.")
     note: str | None = Field(default=None, max_length=1024)
+    ts: EpochMillis
+
+
+class Calibrate(_Message):
+    """Calibrate a bin from its current stable reading, from now on.
+
+    ``tare``: the load now on the scale becomes the bin's tare (do it empty).
+    ``unit_weight``: exactly ``pieces`` pieces (or metres) lie in the bin now;
+    their net weight / pieces becomes the SKU's unit weight (>= 10 pieces).
+    """
+
+    id: RequestId
+    op: Literal["tare", "unit_weight"]
+    pieces: int | None = Field(default=None, ge=1, le=100_000)
+    by: str = Field(min_length=1, max_length=128)
+    ts: EpochMillis
+
+
+class CalibrationResult(_Message):
+    id: RequestId = Field(description="The `id` of the request answered.")
+    bin: Ident
+    op: Literal["tare", "unit_weight"]
+    ok: bool
+    value: float | None = Field(default=None, description="New tare kg, or kg per unit.")
+    previous: float | None = None
+    error: str | None = Field(default=None, max_length=512)
     ts: EpochMillis
 
 

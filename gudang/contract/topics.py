@@ -16,6 +16,8 @@ from gudang.contract.ids import IDENT_PATTERN
 from gudang.contract.messages import (
     Alert,
     AlertAck,
+    Calibrate,
+    CalibrationResult,
     Command,
     CommandReply,
     DeadLetter,
@@ -39,6 +41,8 @@ class TopicKind(StrEnum):
     COMMAND_REPLY = "command_reply"
     ALERT = "alert"
     ALERT_ACK = "alert_ack"
+    CALIBRATE = "calibrate"
+    CALIBRATION_RESULT = "calibration_result"
     DEAD_LETTER = "dead_letter"
 
 
@@ -74,6 +78,10 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(TopicKind.ALERT_ACK, "alert/{kind}/{subject}/ack", AlertAck, 1, False,
               "api, staff tools", "collector",
               "Acknowledge the active alert (the collector owns it)."),
+    TopicSpec(TopicKind.CALIBRATE, "calibration/{bin_id}", Calibrate, 1, False,
+              "api, operators", "collector", "Set a bin's tare or its SKU's unit weight now."),
+    TopicSpec(TopicKind.CALIBRATION_RESULT, "calibration/{bin_id}/result", CalibrationResult,
+              1, False, "collector", "api, operators", "The new value, or why not."),
     TopicSpec(TopicKind.DEAD_LETTER, "deadletter/{component}", DeadLetter, 1, False,
               "collector, edge", "operators", "A payload that was refused, with the reason."),
 )  # fmt: skip

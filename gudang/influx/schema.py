@@ -5,10 +5,11 @@ The full schema (tags, fields) is documented in docs/contract.md.
 
 from __future__ import annotations
 
-__all__ = ["ALERT", "BIN_STOCK", "MOVEMENT", "READING", "TAG_EVENT"]
+__all__ = ["ALERT", "BIN_STOCK", "CALIBRATION", "MOVEMENT", "READING", "TAG_EVENT"]
 
 READING = "reading"
 BIN_STOCK = "bin_stock"
 MOVEMENT = "movement"
 TAG_EVENT = "tag_event"
 ALERT = "alert"
+CALIBRATION = "calibration"
