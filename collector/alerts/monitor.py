@@ -87,8 +87,12 @@ class AlertMonitor:
                 ),
                 out,
             )
-        for sku_id in {b.sku for b in self.site.bins_of(r.device_id)}:
-            out += self._stock(sku_id, r.ts)
+        for b in self.site.bins_of(r.device_id):
+            last = self.engine.history[b.id].last
+            # Only a reading that is the bin's newest level changes its stock:
+            # a late one is history (and evaluating it would go back in time).
+            if r.stable and r.state == "ok" and last is not None and last[0] == r.ts:
+                out += self._stock(b.sku, r.ts)
         return out
 
     def _stock(self, sku_id: str, ts: int) -> list[Alert]:

@@ -43,9 +43,10 @@ site: {{id: {site_id}, name: Guarantees}}
 devices:
 {devices}
 skus:
-  - {{id: RB-D10, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 50, reorder_point: 100, reorder_quantity: 200}}
+  - {{id: RB-D10, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 990, reorder_point: 1000, reorder_quantity: 200, hysteresis: 5}}
 bins:
 {bins}
+alerts: {{dwell_s: 3}}
 """)
     return path
 
@@ -68,6 +69,12 @@ def movements(influx: InfluxSettings) -> set[tuple[str, int, int]]:
         for r in rows
         if r["kind"] != "none"
     }
+
+
+def alert_states(influx: InfluxSettings) -> dict[tuple[str, str], str]:
+    """The final state of each alert."""
+    rows = q(influx, 'SELECT last("state") FROM "alert" GROUP BY "kind", "subject"')
+    return {(r["kind"], r["subject"]): r["last"] for r in rows}
 
 
 def reading_count(influx: InfluxSettings) -> int:
@@ -121,6 +128,9 @@ def test_duplicated_and_reordered_delivery_gives_the_clean_result(
         wait_for(lambda: movements(messy_db) == expected, timeout=30, what="messy movements")
         assert reading_count(messy_db) == reading_count(clean_db) == len(steps)
         assert last_quantities(messy_db) == last_quantities(clean_db)
+        clean_alerts = alert_states(clean_db)
+        assert clean_alerts, "the stream should cross the minimum and reorder point"
+        assert alert_states(messy_db) == clean_alerts
         assert procs[1].logged("collector_stop") is False
     finally:
         for p in procs:
