@@ -7,10 +7,10 @@ collector alone, win over them until the site file is edited.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from gudang.site import Site, Sku
+from gudang.sqlite import open_db
 
 __all__ = ["Calibration", "CalibrationError"]
 
@@ -26,13 +26,11 @@ class Calibration:
         self.site = site
         self.tares = {b.id: b.tare_kg for b in site.bins}
         self.skus: dict[str, Sku] = {s.id: s for s in site.skus}
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(
+        self._db = open_db(
+            path,
+            "full",
             "CREATE TABLE IF NOT EXISTS calibration (what TEXT NOT NULL, id TEXT NOT NULL,"
-            " value REAL NOT NULL, PRIMARY KEY (what, id))"
+            " value REAL NOT NULL, PRIMARY KEY (what, id));",
         )
         for what, key, value in self._db.execute("SELECT what, id, value FROM calibration"):
             if what == "tare" and key in self.tares:

@@ -11,8 +11,9 @@ the collector's session instead: backpressure, not loss.
 from __future__ import annotations
 
 import gzip
-import sqlite3
 from pathlib import Path
+
+from gudang.sqlite import open_db
 
 __all__ = ["Spool"]
 
@@ -20,14 +21,12 @@ __all__ = ["Spool"]
 class Spool:
     def __init__(self, path: Path | str, max_bytes: int = 512 * 1024 * 1024) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(
+        self._db = open_db(
+            self.path,
+            "full",
             "CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT,"
-            " body BLOB NOT NULL, points INTEGER NOT NULL)"
+            " body BLOB NOT NULL, points INTEGER NOT NULL);",
         )
         row = self._db.execute(
             "SELECT COUNT(*), COALESCE(SUM(points), 0), COALESCE(SUM(LENGTH(body)), 0) FROM spool"

@@ -23,10 +23,11 @@ Merging leaves gaps in ``seq`` of heartbeats only.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from gudang.sqlite import open_db
 
 __all__ = ["POLICY", "Outbox", "OutboxRow", "RowKind"]
 
@@ -52,18 +53,16 @@ class Outbox:
         if max_messages < 10:
             raise ValueError("max_messages must be at least 10")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_messages = max_messages
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={sync.upper()}")
-        self._db.execute(
+        self._db = open_db(
+            self.path,
+            sync,
             "CREATE TABLE IF NOT EXISTS outbox ("
             " id INTEGER PRIMARY KEY AUTOINCREMENT,"
             " topic TEXT NOT NULL, payload BLOB NOT NULL, retain INTEGER NOT NULL,"
-            " kind TEXT NOT NULL, subject TEXT NOT NULL)"
+            " kind TEXT NOT NULL, subject TEXT NOT NULL);"
+            "CREATE INDEX IF NOT EXISTS outbox_kind ON outbox (kind, subject, id);",
         )
-        self._db.execute("CREATE INDEX IF NOT EXISTS outbox_kind ON outbox (kind, subject, id)")
         self.depth = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
         self.merged = 0
         self.dropped = 0

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from gudang.contract import Alert
+from gudang.sqlite import open_db
 
 __all__ = ["AlertStore"]
 
 
 class AlertStore:
     def __init__(self, path: Path | str) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(
+        self._db = open_db(
+            path,
+            "full",
             "CREATE TABLE IF NOT EXISTS alert (kind TEXT NOT NULL, subject TEXT NOT NULL,"
-            " body TEXT NOT NULL, PRIMARY KEY (kind, subject))"
+            " body TEXT NOT NULL, PRIMARY KEY (kind, subject));",
         )
 
     def save(self, alert: Alert) -> None:
