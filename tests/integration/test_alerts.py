@@ -29,13 +29,17 @@ class Receiver:
     """A local HTTP endpoint that records webhook deliveries."""
 
     def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.received: list[tuple[dict[str, str], bytes]] = []  # the webhook's
+        self.apprise: list[dict[str, Any]] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.received.append((dict(self.headers), body))
+                if self.path.startswith("/apprise"):
+                    outer.apprise.append(json.loads(body))
+                else:
+                    outer.received.append((dict(self.headers), body))
                 self.send_response(204)
                 self.end_headers()
 
@@ -62,13 +66,15 @@ devices:
   - {{id: scale-1, protocol: ad-continuous, port: /dev/null/s1, division_kg: 0.1}}
 skus:
   - {{id: RB-D10, name: Besi beton D10, unit: pcs, unit_weight_kg: 7.4, minimum: 10,
-      reorder_point: 20, reorder_quantity: 50, hysteresis: 3}}
+      reorder_point: 20, reorder_quantity: 50, hysteresis: 3, group: besi}}
 bins:
   - {{id: C1, rack: C, device: scale-1, sku: RB-D10, tare_kg: 60}}
 alerts:
   dwell_s: 2
   webhooks:
     - {{url: "http://127.0.0.1:{port}/hook", secret_env: GUDANG_TEST_WEBHOOK_SECRET, kinds: [low_stock]}}
+  apprise:
+    - {{urls_env: GUDANG_TEST_APPRISE, kinds: [low_stock], groups: [besi], language: id}}
 """)
     return path
 
@@ -94,7 +100,11 @@ def test_alert_lifecycle(
     receiver: Receiver,
 ) -> None:
     site = site_file(tmp_path, site_id, receiver.port)
-    env = {"GUDANG_TEST_WEBHOOK_SECRET": SECRET}
+    env = {
+        "GUDANG_TEST_WEBHOOK_SECRET": SECRET,
+        # apprise's json:// target posts to our local receiver
+        "GUDANG_TEST_APPRISE": f"json://127.0.0.1:{receiver.port}/apprise",
+    }
     collector = spawn("collector", "--site", str(site), **env)
     wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
     alert_topic = f"gudang/v1/{site_id}/alert/low_stock/RB-D10"
@@ -142,6 +152,15 @@ def test_alert_lifecycle(
     )
     states = [json.loads(b)["state"] for _, b in receiver.received]
     assert states == ["raised", "acknowledged", "cleared"]
+    wait_for(lambda: len(receiver.apprise) >= 3, what="apprise notifications")
+    assert [m["title"].split()[-1] for m in receiver.apprise] == [
+        "raised",
+        "acknowledged",
+        "cleared",
+    ]
+    assert receiver.apprise[0]["message"].startswith(
+        "Stok Besi beton D10 menipis"
+    )  # Bahasa Indonesia
     for headers, body in receiver.received:
         ts = headers["X-Gudang-Timestamp"]
         expected = hmac.new(SECRET.encode(), ts.encode() + b"." + body, sha256).hexdigest()
