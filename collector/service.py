@@ -123,6 +123,7 @@ class Collector:
                 else:
                     value, previous = self.calibration.set_unit_weight(b.sku, net, req.pieces)
                     self.engine.recalibrated(b.sku)
+                    self.alerts.recompute(b.sku)
             except CalibrationError as exc:
                 error = str(exc)
         result = CalibrationResult(

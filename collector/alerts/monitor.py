@@ -37,6 +37,8 @@ class AlertMonitor:
             self._bins_of_sku.setdefault(b.sku, []).append(b)
         self._scales = {d.id: d for d in site.devices if d.kind == "scale"}
         self._last_seen: dict[str, int] = {}  # device -> wall ms of its last reading
+        self._bin_qty: dict[str, float] = {}  # each bin's newest quantity
+        self._sku_total: dict[str, float] = {}  # running sum, once every bin has spoken
         self._offline: dict[str, str] = {}  # device -> why, while its status says so
         self.transitions = 0
 
@@ -92,17 +94,31 @@ class AlertMonitor:
             # Only a reading that is the bin's newest level changes its stock:
             # a late one is history (and evaluating it would go back in time).
             if r.stable and r.state == "ok" and last is not None and last[0] == r.ts:
-                out += self._stock(b.sku, r.ts)
+                out += self._stock(b, last[1], r.ts)
         return out
 
-    def _stock(self, sku_id: str, ts: int) -> list[Alert]:
-        sku = self.engine.calibration.skus[sku_id]
-        total = 0.0
+    def recompute(self, sku_id: str) -> None:
+        """After a new unit weight: every bin of the SKU counts anew."""
+        self._sku_total.pop(sku_id, None)
         for b in self._bins_of_sku.get(sku_id, []):
-            last = self.engine.history[b.id].last
-            if last is None:
+            self._bin_qty.pop(b.id, None)
+
+    def _stock(self, b: Bin, net_kg: float, ts: int) -> list[Alert]:
+        """Keep each SKU's total up to date in O(1) per reading (a SKU may span
+        hundreds of bins); evaluate its alerts once every bin has spoken."""
+        sku_id = b.sku
+        sku = self.engine.calibration.skus[sku_id]
+        qty = sku.quantity(net_kg)
+        before = self._bin_qty.get(b.id)
+        self._bin_qty[b.id] = qty
+        if sku_id not in self._sku_total:
+            bins = self._bins_of_sku.get(sku_id, [])
+            if any(x.id not in self._bin_qty for x in bins):
                 return []  # not every bin has spoken yet
-            total += sku.quantity(last[1])
+            self._sku_total[sku_id] = sum(self._bin_qty[x.id] for x in bins)
+        else:
+            self._sku_total[sku_id] += qty - (before if before is not None else 0.0)
+        total = self._sku_total[sku_id]
         out: list[Alert] = []
         hyst = sku.alert_hysteresis
         for kind, threshold, text in (

@@ -12,6 +12,7 @@ stream gives the same alerts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -47,7 +48,7 @@ class AlertBook:
         subject: str,
         condition: Condition,
         ts: int,
-        text: LocalizedText,
+        text: LocalizedText | Callable[[], LocalizedText],
         value: float | None = None,
         *,
         dwell_ms: int | None = None,
@@ -65,6 +66,7 @@ class AlertBook:
             if ts - since < dwell:
                 return None
             del self._raise[key]
+            text = text() if callable(text) else text  # built only now: see texts.py
             alert = Alert(kind=kind, subject=subject, state="raised", raised_at=since,
                           updated_at=ts, value=value, text=text)  # fmt: skip
             self.active[key] = alert

@@ -1,11 +1,32 @@
-"""What alerts say, in Bahasa Indonesia and English."""
+"""What alerts say, in Bahasa Indonesia and English.
+
+Every function here returns a thunk: the text is only built when an alert
+actually changes state, not for each of the thousands of readings that only
+confirm a condition (the collector's hot path).
+"""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec
 
 from gudang.contract import LocalizedText
 from gudang.site import Sku
 
-__all__ = ["anomaly", "low_stock", "offline", "reorder_point", "scale_fault"]
+P = ParamSpec("P")
+Text = Callable[[], LocalizedText]
+
+
+def _lazy(build: Callable[P, LocalizedText]) -> Callable[P, Text]:
+    @functools.wraps(build)
+    def thunk(*args: P.args, **kwargs: P.kwargs) -> Text:
+        return functools.partial(build, *args, **kwargs)
+
+    return thunk
+
+
+__all__ = ["Text", "anomaly", "low_stock", "offline", "reorder_point", "scale_fault"]
 
 _UNIT_ID = {"pcs": "batang/lembar", "m": "m", "kg": "kg"}
 
@@ -14,6 +35,7 @@ def _q(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
+@_lazy
 def low_stock(sku: Sku, qty: float) -> LocalizedText:
     u = sku.unit
     return LocalizedText(
@@ -22,6 +44,7 @@ def low_stock(sku: Sku, qty: float) -> LocalizedText:
     )
 
 
+@_lazy
 def reorder_point(sku: Sku, qty: float) -> LocalizedText:
     u = sku.unit
     return LocalizedText(
@@ -31,6 +54,7 @@ def reorder_point(sku: Sku, qty: float) -> LocalizedText:
     )
 
 
+@_lazy
 def offline(device_id: str, reason: str) -> LocalizedText:
     return LocalizedText(
         id=f"Perangkat {device_id} tidak terhubung ({reason})",
@@ -38,6 +62,7 @@ def offline(device_id: str, reason: str) -> LocalizedText:
     )
 
 
+@_lazy
 def scale_fault(device_id: str, state: str) -> LocalizedText:
     word = {"overload": "kelebihan beban", "underload": "di bawah nol"}.get(state, state)
     return LocalizedText(
@@ -45,6 +70,7 @@ def scale_fault(device_id: str, state: str) -> LocalizedText:
     )
 
 
+@_lazy
 def anomaly(bin_id: str, sku: Sku, pieces: float) -> LocalizedText:
     return LocalizedText(
         id=f"Perubahan tidak wajar di rak {bin_id} ({sku.name}): "
