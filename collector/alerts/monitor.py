@@ -53,7 +53,8 @@ class AlertMonitor:
     def reading(self, r: WeightReading) -> list[Alert]:
         out: list[Alert] = []
         self._last_seen[r.device_id] = _now_ms()
-        if r.device_id not in self._offline:
+        # Most readings only confirm that all is well: skip what cannot change.
+        if r.device_id not in self._offline and not self.book.idle("device_offline", r.device_id):
             self._record(
                 self.book.observe(
                     "device_offline",
@@ -77,7 +78,7 @@ class AlertMonitor:
                 ),
                 out,
             )
-        elif r.stable:
+        elif r.stable and not self.book.idle("scale_fault", r.device_id):
             self._record(
                 self.book.observe(
                     "scale_fault",
@@ -128,6 +129,8 @@ class AlertMonitor:
             cond: Condition = (
                 "bad" if total <= threshold else "good" if total >= threshold + hyst else "between"
             )
+            if cond != "bad" and self.book.idle(kind, sku_id):  # type: ignore[arg-type]
+                continue
             self._record(self.book.observe(kind, sku_id, cond, ts, text, round(total, 3)), out)
         return out
 

@@ -37,6 +37,11 @@ class AlertBook:
         self._raise: dict[Key, int] = {}  # condition bad since
         self._clear: dict[Key, int] = {}  # condition good since
 
+    def idle(self, kind: AlertKind, subject: str) -> bool:
+        """Nothing active or pending: a "good" observation would change nothing."""
+        key = (kind, subject)
+        return key not in self.active and key not in self._raise and key not in self._clear
+
     def restore(self, alerts: list[Alert]) -> None:
         for a in alerts:
             if a.state != "cleared":
