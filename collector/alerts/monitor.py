@@ -66,29 +66,15 @@ class AlertMonitor:
                 ),
                 out,
             )
+        fault: Condition | None = None
         if r.state != "ok":
-            self._record(
-                self.book.observe(
-                    "scale_fault",
-                    r.device_id,
-                    "bad",
-                    r.ts,
-                    texts.scale_fault(r.device_id, r.state),
-                    dwell_ms=0,
-                ),
-                out,
-            )
+            fault = "bad"
         elif r.stable and not self.book.idle("scale_fault", r.device_id):
+            fault = "good"
+        if fault is not None:
+            text = texts.scale_fault(r.device_id, r.state)
             self._record(
-                self.book.observe(
-                    "scale_fault",
-                    r.device_id,
-                    "good",
-                    r.ts,
-                    texts.scale_fault(r.device_id, r.state),
-                    dwell_ms=0,
-                ),
-                out,
+                self.book.observe("scale_fault", r.device_id, fault, r.ts, text, dwell_ms=0), out
             )
         for b in self.site.bins_of(r.device_id):
             last = self.engine.history[b.id].last

@@ -54,12 +54,26 @@ class Rig:
         self.procs.append(proc)
         return proc
 
+    def sim(self) -> GudangProcess:
+        proc = self.start(
+            "sim", "--site", str(self.site), "--control-port", str(self.control), "--settle", "0.3"
+        )
+        wait_for(lambda: proc.logged("sim_start"), what="sim")
+        return proc
+
     def edge(self) -> GudangProcess:
         return self.start("edge", "--site", str(self.site), "--heartbeat", "2")
 
     def close(self) -> None:
         for p in reversed(self.procs):
             p.stop()
+
+
+def _both_scales_heard(rec: MqttRecorder) -> None:
+    wait_for(
+        lambda: {r["device_id"] for r in _readings(rec)} == {"scale-1", "scale-2"},
+        what="readings",
+    )
 
 
 def _readings(rec: MqttRecorder) -> list[dict[str, Any]]:
@@ -96,18 +110,12 @@ def test_broker_outage_loses_nothing(
 ) -> None:
     rig = Rig(tmp_path, private_mosquitto, outage_site)
     try:
-        sim = rig.start(
-            "sim", "--site", str(outage_site), "--control-port", str(rig.control), "--settle", "0.3"
-        )
-        wait_for(lambda: sim.logged("sim_start"), what="sim")
+        rig.sim()
         with MqttRecorder(
             rig.mqtt, [f"gudang/v1/{site_id}/device/+/reading"], "witness", persistent=True
         ) as rec:
             edge = rig.edge()
-            wait_for(
-                lambda: {r["device_id"] for r in _readings(rec)} == {"scale-1", "scale-2"},
-                what="readings",
-            )
+            _both_scales_heard(rec)
             before = len(_readings(rec))
 
             private_mosquitto.stop()  # persistence is saved; the witness's session survives
@@ -140,18 +148,12 @@ def test_edge_killed_during_outage_loses_nothing(
 ) -> None:
     rig = Rig(tmp_path, private_mosquitto, outage_site)
     try:
-        sim = rig.start(
-            "sim", "--site", str(outage_site), "--control-port", str(rig.control), "--settle", "0.3"
-        )
-        wait_for(lambda: sim.logged("sim_start"), what="sim")
+        rig.sim()
         with MqttRecorder(
             rig.mqtt, [f"gudang/v1/{site_id}/device/+/reading"], "witness-kill", persistent=True
         ) as rec:
             first = rig.edge()
-            wait_for(
-                lambda: {r["device_id"] for r in _readings(rec)} == {"scale-1", "scale-2"},
-                what="readings",
-            )
+            _both_scales_heard(rec)
             private_mosquitto.stop()
             second: list[GudangProcess] = []
 
