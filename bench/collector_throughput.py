@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import statistics
 import tempfile
 import time
@@ -47,6 +48,7 @@ T0 = 1_764_000_000_000
 def write_site(path: Path) -> None:
     lines = ["site: {id: bench, name: Bench}", "devices:"]
     lines += [f"  - {{id: s{i}, protocol: ad-continuous, port: /dev/null}}" for i in range(DEVICES)]
+    lines += ["  - {id: probe, protocol: ad-continuous, port: /dev/null}"]  # latency probe
     lines += [
         "skus:",
         "  - {id: RB, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 5, reorder_point: 10,"
@@ -56,6 +58,7 @@ def write_site(path: Path) -> None:
     lines += [
         f"  - {{id: b{i}, rack: R, device: s{i}, sku: RB, tare_kg: 10}}" for i in range(DEVICES)
     ]
+    lines += ["  - {id: bprobe, rack: P, device: probe, sku: RB, tare_kg: 10}"]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -135,6 +138,9 @@ def wait_count(influx: InfluxSettings, boot: str, n: int, budget_s: float = 600)
     return time.perf_counter()
 
 
+QUERY_MS: list[float] = []  # how long each probe query took: the measurement's own floor
+
+
 def latency_probe(
     mqtt_s: MqttSettings, influx: InfluxSettings, seconds: float, boot: str
 ) -> list[float]:
@@ -148,13 +154,15 @@ def latency_probe(
     n = 0
     while time.perf_counter() - started < seconds:
         ts = T0 + 10_000_000 + n
-        body = WeightReading(device_id="s0", boot_id=boot, seq=n, ts=ts, weight=50.0, unit="kg",
+        body = WeightReading(device_id="probe", boot_id=boot, seq=n, ts=ts, weight=50.0, unit="kg",
                              stable=True, reason="heartbeat").model_dump_json()  # fmt: skip
         sent = time.perf_counter()
-        client.publish(f"gudang/v1/{SITE}/device/s0/reading", body, qos=1)
+        client.publish(f"gudang/v1/{SITE}/device/probe/reading", body, qos=1)
         q = f'SELECT "seq" FROM "reading" WHERE time = {ts}ms AND "boot_id" = \'{boot}\''
         while time.perf_counter() - sent < 10:
+            asked = time.perf_counter()
             res = http.get("/query", params={"db": influx.database, "q": q}).json()
+            QUERY_MS.append((time.perf_counter() - asked) * 1000)
             if res["results"][0].get("series"):
                 latencies.append((time.perf_counter() - sent) * 1000)
                 break
@@ -163,6 +171,45 @@ def latency_probe(
         time.sleep(max(0.0, 0.1 - (time.perf_counter() - sent)))
     client.loop_stop()
     return latencies
+
+
+def cpu_s(pid: int | list[int] | None) -> float:
+    """User + system CPU seconds of a process (or several) so far (0 when gone)."""
+    if isinstance(pid, list):
+        return sum(cpu_s(p) for p in pid)
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuShare:
+    """CPU of the broker, the database and the collector over one phase, as
+    %% of one core: where the machine's two cores went."""
+
+    def __init__(self, **pids: int | list[int] | None) -> None:
+        self.pids = pids
+        self.start = {k: cpu_s(p) for k, p in pids.items()}
+        self.t0 = time.perf_counter()
+
+    def report(self) -> str:
+        wall = time.perf_counter() - self.t0
+        used = {k: cpu_s(p) - self.start[k] for k, p in self.pids.items()}
+        parts = [f"{k} {100 * s / wall:.0f}%" for k, s in used.items()]
+        return "CPU (% of one core): " + ", ".join(parts)
+
+
+class Collectors:
+    """One or more collector processes, stopped together."""
+
+    def __init__(self, procs: list[GudangProcess]) -> None:
+        self.procs = procs
+        self.pids = [p.proc.pid for p in procs]
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.stop()
 
 
 def pct(values: list[float], p: float) -> float:
@@ -203,6 +250,9 @@ def main() -> None:
     ap.add_argument("--readings", type=int, default=100_000)
     ap.add_argument("--naive-readings", type=int, default=10_000)
     ap.add_argument("--latency-seconds", type=float, default=15.0)
+    ap.add_argument(
+        "--collectors", type=int, default=1, help="members of one shared subscription group"
+    )
     args = ap.parse_args()
     n = args.readings
     with tempfile.TemporaryDirectory() as tmp_s:
@@ -216,14 +266,21 @@ def main() -> None:
             influx_s = InfluxSettings(url=db.url, database="bench")
             site = tmp / "site.yaml"
             write_site(site)
-            env = service_env(mqtt_s, influx_s, GUDANG_LOG_LEVEL="warning",
-                              GUDANG_COLLECTOR_SPOOL=str(tmp / "spool.db"))  # fmt: skip
+            env = service_env(mqtt_s, influx_s, GUDANG_LOG_LEVEL="warning")
 
-            def start_collector() -> GudangProcess:
-                proc = GudangProcess(["collector", "--site", str(site)], env, tmp / "collector.log")
+            def start_one(k: int) -> GudangProcess:
+                cmd = ["collector", "--site", str(site)]
+                if args.collectors > 1:
+                    cmd += ["--share-group", "bench", "--member", f"m{k}"]
+                own = {**env, "GUDANG_COLLECTOR_SPOOL": str(tmp / f"spool{k}.db"),
+                       "GUDANG_COLLECTOR_STATE": str(tmp / f"state{k}.db")}  # fmt: skip
+                return GudangProcess(cmd, own, tmp / f"collector{k}.log")
+
+            def start_collector() -> Collectors:
+                procs = Collectors([start_one(k) for k in range(args.collectors)])
                 wait_for(lambda: count_db_exists(influx_s), timeout=30, what="collector")
                 time.sleep(1.0)  # subscribed
-                return proc
+                return procs
 
             # 1. backlog drain
             collector = start_collector()
@@ -232,20 +289,25 @@ def main() -> None:
             pub.join()
             started = time.perf_counter()
             collector = start_collector()
+            cpu = CpuShare(collector=collector.pids, mosquitto=broker.pid, influxd=db.pid)
             drain = n / (wait_count(influx_s, "drain", n) - started)
             print(
-                f"backlog drain: {n:,} readings queued in the session -> {drain:,.0f} readings/s",
+                f"backlog drain: {n:,} readings queued in the session -> {drain:,.0f} readings/s"
+                f"  [{cpu.report()}]",
                 flush=True,
             )
 
             # 2. sustained while publishing
             started = time.perf_counter()
             pub = publish_process(broker.port, n, "live", T0 + 2 * n)
+            cpu = CpuShare(collector=collector.pids, mosquitto=broker.pid, influxd=db.pid,
+                           publisher=pub.pid)  # fmt: skip
             sustained = n / (wait_count(influx_s, "live", n) - started)
+            usage = cpu.report()
             pub.join()
             print(
                 f"sustained:     {n:,} readings published while running "
-                f"-> {sustained:,.0f} readings/s",
+                f"-> {sustained:,.0f} readings/s  [{usage}]",
                 flush=True,
             )
 
@@ -257,7 +319,8 @@ def main() -> None:
             pub.join()
             wait_count(influx_s, "steady", steady_n)
             print(f"latency at 2,000/s: p50 {pct(lat, 50):.0f} ms, p99 {pct(lat, 99):.0f} ms "
-                  f"({len(lat)} probes)", flush=True)  # fmt: skip
+                  f"({len(lat)} probes; one probe query takes p50 {pct(QUERY_MS, 50):.0f} ms)",
+                  flush=True)  # fmt: skip
             collector.stop()
 
             # 4. naive baseline, same broker and database

@@ -58,6 +58,14 @@ class StockEngine:
         self.stats = EngineStats()
         self._series: dict[tuple[str, ...], str] = {}
         self.new_moves: list[tuple[Bin, Movement]] = []  # for the alert monitor to drain
+        # Series keys of the hot path, escaped once.
+        self._reading_keys: dict[tuple[str, int], str] = {}
+        self._stock_keys = {
+            b.id: self._key(BIN_STOCK, bin=b.id, rack=b.rack, sku=b.sku) for b in site.bins
+        }
+        self._movement_keys = {
+            b.id: self._key(MOVEMENT, bin=b.id, rack=b.rack, sku=b.sku) for b in site.bins
+        }
 
     def _key(self, measurement: str, **tags: str) -> str:
         """The escaped series key, computed once per series (tags repeat)."""
@@ -74,15 +82,17 @@ class StockEngine:
     def reading(self, r: WeightReading) -> list[str]:
         """Line protocol for one accepted reading: the reading, bin levels, movements."""
         self.stats.readings += 1
-        lines = [reading_line(self._key(READING, device=r.device_id, channel=str(r.channel)), r)]
+        key = self._reading_keys.get((r.device_id, r.channel))
+        if key is None:
+            key = self._key(READING, device=r.device_id, channel=str(r.channel))
+            self._reading_keys[(r.device_id, r.channel)] = key
+        lines = [reading_line(key, r)]
         cal = self.calibration
         for level in bin_levels(self.site, r, cal.tares, cal.skus):
             b = level.bin
             if level.ts >= self.last_gross.get(b.id, (0, None, 0.0))[0]:
                 self.last_gross[b.id] = (level.ts, level.gross_kg, level.net_kg)
-            lines.append(
-                bin_stock_line(self._key(BIN_STOCK, bin=b.id, rack=b.rack, sku=b.sku), level)
-            )
+            lines.append(bin_stock_line(self._stock_keys[b.id], level))
             history = self.history[b.id]
             before = history.too_late
             for m in history.add(level.ts, level.net_kg):
@@ -126,7 +136,7 @@ class StockEngine:
         # are hex and kinds are literals, so nothing here needs escaping.
         exact = f",pieces_exact={float(m.pieces_exact)!r}" if m.pieces_exact is not None else ""
         tags = ",".join(self._attributed(b, m.ts))
-        series = self._key(MOVEMENT, bin=b.id, rack=b.rack, sku=b.sku)
+        series = self._movement_keys[b.id]
         return (
             f'{series} kind="{m.kind}",delta_kg={float(m.delta_kg)!r},'
             f'delta_qty={float(m.delta_qty)!r},tags="{tags}"{exact} {m.ts}'

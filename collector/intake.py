@@ -81,11 +81,11 @@ def classify(site: Site, topic: str, payload: bytes) -> Accepted | DeadLetter:
         return _dead(topic, payload, _explain(exc))
     if message.device_id != device_id:
         return _dead(topic, payload, "device_id in payload differs from the topic")
-    device = site.device(device_id)
-    if device is None:
+    device_kind = site.device_kind(device_id)
+    if device_kind is None:
         return _dead(topic, payload, f"unknown device {device_id!r}")
-    if device.kind != ("scale" if kind is TopicKind.READING else "rfid"):
-        return _dead(topic, payload, f"device {device_id!r} is a {device.kind}")
+    if device_kind != ("scale" if kind is TopicKind.READING else "rfid"):
+        return _dead(topic, payload, f"device {device_id!r} is a {device_kind}")
     if (
         isinstance(message, WeightReading)
         and message.weight is not None

@@ -63,6 +63,7 @@ class Collector:
         spool_max_bytes: int = 512 * 1024 * 1024,
         state_path: Path | None = None,
         share_group: str | None = None,
+        member: str | None = None,
         receive_maximum: int = 20_000,
         metrics_port: int | None = None,
         metrics_host: str = "127.0.0.1",
@@ -73,6 +74,7 @@ class Collector:
         self.site_id = site.site.id
         self.spool = Spool(spool_path, spool_max_bytes)
         self.share_group = share_group
+        self.member = member or "1"
         self.receive_maximum = receive_maximum
         state = state_path or spool_path.with_name("state.db")
         self.calibration = Calibration(site, state)
@@ -81,6 +83,7 @@ class Collector:
         self._results_out: list[tuple[str, bytes]] = []  # calibration results to publish
         self.notifier = Notifier(site)
         self._alerts_out: list[Alert] = []  # transitions not yet published (retained)
+        self._outgoing = asyncio.Event()  # alerts or results wait to be published
         self._alert_lines: list[str] = []
         self.dedupe = SeqWindow()
         self.received = 0
@@ -197,29 +200,52 @@ class Collector:
             acks.append((gen, msg.packet_id))
         points += self._alert_lines
         self._alert_lines = []
+        self.alerts.flush()  # alert state durable before its causes are acknowledged
         writer.add(points, acks)
+        if self._alerts_out or self._results_out:
+            self._outgoing.set()
         return dead
 
-    async def _publish_alerts(self, sub: Subscriber) -> None:
-        """Retained, one topic per (kind, subject): the newest state wins."""
-        results, self._results_out = self._results_out, []
-        for name, body in results:
-            await sub.publish(name, body)
-        pending, self._alerts_out = self._alerts_out, []
-        try:
-            for a in pending:
-                name = topic(TopicKind.ALERT, self.site_id, kind=a.kind, subject=a.subject)
-                await sub.publish(name, a.model_dump_json().encode(), retain=True)
-        except ConnectionLost:
-            self._alerts_out = pending + self._alerts_out  # again after reconnecting
-            raise
+    async def _publish_outgoing(self, sub: Subscriber) -> None:
+        """Alerts (retained, one topic per (kind, subject): the newest state
+        wins) and calibration results, in order, from their own task: waiting
+        for the broker's PUBACKs must not hold up ingestion."""
+        while True:
+            await self._outgoing.wait()
+            self._outgoing.clear()
+            results, self._results_out = self._results_out, []
+            pending, self._alerts_out = self._alerts_out, []
+            try:
+                await asyncio.gather(*(sub.publish(name, body) for name, body in results))
+                results = []
+                await asyncio.gather(
+                    *(
+                        sub.publish(
+                            topic(TopicKind.ALERT, self.site_id, kind=a.kind, subject=a.subject),
+                            a.model_dump_json().encode(),
+                            retain=True,
+                        )
+                        for a in pending
+                    )
+                )
+            except (ConnectionLost, asyncio.CancelledError) as exc:
+                # Again after reconnecting (a retained repeat is harmless); the
+                # ingest loop sees the lost connection itself.
+                self._results_out = results + self._results_out
+                self._alerts_out = pending + self._alerts_out
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                return
 
     async def _tick(self, writer: DurableWriter, stop: asyncio.Event) -> None:
         while not await sleep_or_stop(stop, 5.0):
             self._alerted(self.alerts.tick())
+            self.alerts.flush()
             if self._alert_lines:
                 writer.add(self._alert_lines, [])
                 self._alert_lines = []
+            if self._alerts_out:
+                self._outgoing.set()
 
     @property
     def connected(self) -> bool:
@@ -311,10 +337,11 @@ class Collector:
     async def _mqtt_loop(self, writer: DurableWriter, stop: asyncio.Event) -> None:
         backoff = 0.5
         # Fixed id + persistent session: the broker keeps our messages while we
-        # are away (up to its max_queued_messages). Shared members need own ids.
+        # are away (up to its max_queued_messages). Shared members need their
+        # own, equally fixed ids: a restarted member resumes its session.
         client_id = f"gudang-collector-{self.site_id}"
         if self.share_group:
-            client_id += f"-{self.share_group}-{id(self) % 100000}"
+            client_id += f"-{self.share_group}-{self.member}"
         while not stop.is_set():
             sub = Subscriber(
                 self.mqtt, client_id, self._filters(), receive_maximum=self.receive_maximum
@@ -331,18 +358,16 @@ class Collector:
             backoff = 0.5
             log.info("mqtt_subscribed", host=self.mqtt.host, port=self.mqtt.port,
                      session_present=sub.session_present)  # fmt: skip
-            if self._alerts_out:
-                await self._publish_alerts(sub)
+            self._outgoing.set()
+            outgoing = asyncio.create_task(self._publish_outgoing(sub))
             try:
                 while not stop.is_set():
                     batch = await _batch_or_stop(sub, stop)
                     if batch is None:
-                        return
+                        break
                     dead = self.handle(batch, writer)
                     if dead:
                         await self._publish_dead(sub, dead)
-                    if self._alerts_out or self._results_out:
-                        await self._publish_alerts(sub)
             except ConnectionLost as exc:
                 log.warning("mqtt_disconnected", error=str(exc))
             except Exception as exc:
@@ -350,6 +375,9 @@ class Collector:
                 # was not acknowledged comes back and is handled again.
                 log.exception("collector_loop_failed", error=repr(exc))
                 await sleep_or_stop(stop, 1.0)
+            outgoing.cancel()
+            if stop.is_set():
+                return  # run() disconnects once the writer has released its acks
             self._sub = None
             await sub.__aexit__(None, None, None)
 

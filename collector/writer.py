@@ -1,9 +1,12 @@
 """From points to durable: InfluxDB when it answers, the disk spool when it does
 not, and only then the MQTT acknowledgement.
 
-Points are batched by size (``max_points``) and time (``max_delay_s``). A batch
-is written to InfluxDB; if InfluxDB fails with a retryable error (down, 5xx,
-timeout), the batch goes to the spool instead. While the spool holds anything,
+Batching adapts to the load: when points arrive and no write is in flight,
+they are written after a short linger (``linger_s``, so that the rest of a
+socket read joins them); while a write is in flight, new points gather and go
+in the next write. A quiet site gets low latency, a busy one large batches,
+with no fixed delay to tune. If InfluxDB fails with a retryable error (down,
+5xx, timeout), the batch goes to the spool instead. While the spool holds anything,
 new batches join it too, so that InfluxDB receives everything in order; a
 drainer writes the spool back, oldest first, with backoff and jitter. Either
 way, once the batch is durable, ``on_durable(acks)`` releases its messages.
@@ -23,7 +26,6 @@ from gudang.collector.spool import Spool
 from gudang import logs
 from gudang.errors import StorageError
 from gudang.influx import InfluxClient
-from gudang.runtime import sleep_or_stop
 
 __all__ = ["DurableWriter"]
 
@@ -39,19 +41,16 @@ class DurableWriter:
         spool: Spool,
         on_durable: Callable[[Acks], None],
         *,
-        max_points: int = 10_000,
-        max_delay_s: float = 0.05,
+        linger_s: float = 0.002,
         write_timeout_s: float = 5.0,
     ) -> None:
         self.db = db
         self.spool = spool
         self.on_durable = on_durable
-        self.max_points = max_points
-        self.max_delay_s = max_delay_s
+        self.linger_s = linger_s
         self.write_timeout_s = write_timeout_s
         self._points: list[str] = []
         self._acks: Acks = []
-        self._first_at: float | None = None
         self._wake = asyncio.Event()
         self._spooled = asyncio.Event()
         self.points_written = 0
@@ -69,26 +68,24 @@ class DurableWriter:
         """Lines of line protocol, and the messages they come from."""
         if not points and not acks:
             return
-        if self._first_at is None:
-            self._first_at = time.monotonic()
         self._points.extend(points)
         self._acks.extend(acks)
-        if len(self._points) >= self.max_points:
-            self._wake.set()
+        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         drainer = asyncio.create_task(self._drain(stop))
+        stopping = asyncio.create_task(stop.wait())
+        stopping.add_done_callback(lambda _: self._wake.set())
         try:
             while not stop.is_set():
-                wait = self.max_delay_s
-                if self._first_at is not None:
-                    wait = max(0.0, self._first_at + self.max_delay_s - time.monotonic())
-                await sleep_or_stop(self._wake, wait)
+                await self._wake.wait()  # set by add(), and by stop
                 self._wake.clear()
-                await self._flush_once()
+                await asyncio.sleep(self.linger_s)
+                await self._flush_once()  # points added meanwhile wake the next round
             await self._flush_once()  # what arrived before the stop
         finally:
             drainer.cancel()
+            stopping.cancel()
 
     async def _flush_once(self) -> None:
         if not self._points and not self._acks:
@@ -96,7 +93,7 @@ class DurableWriter:
         # Everything pending goes in one batch, so that no acknowledgement is
         # released ahead of its points (a burst makes one larger write).
         points, acks = self._points, self._acks
-        self._points, self._acks, self._first_at = [], [], None
+        self._points, self._acks = [], []
         body = ("\n".join(points) + "\n").encode() if points else b""
         if body and self.spool.empty and await self._try_write(body, len(points)):
             self.on_durable(acks)

@@ -134,6 +134,11 @@ def collector(
     share_group: str | None = typer.Option(
         None, help="Join a shared subscription group to split the load with other collectors."
     ),
+    member: str | None = typer.Option(
+        None,
+        envvar="GUDANG_COLLECTOR_MEMBER",
+        help="This member's name in the share group (stable: it names the broker session).",
+    ),
     metrics_port: int | None = typer.Option(
         None, envvar="GUDANG_COLLECTOR_METRICS_PORT", help="Serve Prometheus metrics on this port."
     ),
@@ -143,6 +148,11 @@ def collector(
     from gudang.collector.service import Collector
     from gudang.runtime import serve
 
+    if share_group and not member:
+        err.print("[bold red]--share-group needs --member NAME[/]: a stable name per collector, "
+                  "so that a restarted member finds its broker session (and the messages "
+                  "in it) again")  # fmt: skip
+        raise typer.Exit(2)
     settings = _settings()
     collector_ = Collector(
         _site(site_file),
@@ -152,6 +162,7 @@ def collector(
         spool_max_bytes=spool_max_mb * 1024 * 1024,
         state_path=state,
         share_group=share_group,
+        member=member,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
     )

@@ -39,6 +39,7 @@ class AlertMonitor:
         self._last_seen: dict[str, int] = {}  # device -> wall ms of its last reading
         self._bin_qty: dict[str, float] = {}  # each bin's newest quantity
         self._sku_total: dict[str, float] = {}  # running sum, once every bin has spoken
+        self._silent_bins: dict[str, set[str]] = {}  # SKU -> its bins not yet heard
         self._offline: dict[str, str] = {}  # device -> why, while its status says so
         self.transitions = 0
 
@@ -87,6 +88,7 @@ class AlertMonitor:
     def recompute(self, sku_id: str) -> None:
         """After a new unit weight: every bin of the SKU counts anew."""
         self._sku_total.pop(sku_id, None)
+        self._silent_bins.pop(sku_id, None)
         for b in self._bins_of_sku.get(sku_id, []):
             self._bin_qty.pop(b.id, None)
 
@@ -99,10 +101,14 @@ class AlertMonitor:
         before = self._bin_qty.get(b.id)
         self._bin_qty[b.id] = qty
         if sku_id not in self._sku_total:
-            bins = self._bins_of_sku.get(sku_id, [])
-            if any(x.id not in self._bin_qty for x in bins):
-                return []  # not every bin has spoken yet
-            self._sku_total[sku_id] = sum(self._bin_qty[x.id] for x in bins)
+            silent = self._silent_bins.get(sku_id)
+            if silent is None:
+                silent = self._silent_bins[sku_id] = {x.id for x in self._bins_of_sku[sku_id]}
+            silent.discard(b.id)
+            if silent:
+                return []  # not every bin has spoken yet (a set: O(1) per reading)
+            del self._silent_bins[sku_id]
+            self._sku_total[sku_id] = sum(self._bin_qty[x.id] for x in self._bins_of_sku[sku_id])
         else:
             self._sku_total[sku_id] += qty - (before if before is not None else 0.0)
         total = self._sku_total[sku_id]
@@ -198,6 +204,10 @@ class AlertMonitor:
         out: list[Alert] = []
         self._record(self.book.acknowledge(kind, subject, ack.by, ack.note, ack.ts), out)
         return out
+
+    def flush(self) -> None:
+        """Make every transition so far durable (before acknowledging its cause)."""
+        self.store.flush()
 
     def close(self) -> None:
         self.store.close()

@@ -1,4 +1,10 @@
-"""Alert state on disk (SQLite), so that it survives collector restarts."""
+"""Alert state on disk (SQLite), so that it survives collector restarts.
+
+Saves are gathered and written in one transaction by ``flush()``, which the
+collector calls before it acknowledges the messages that caused them: one
+fsync per received batch, not one per alert transition (an alert storm would
+otherwise stall ingestion on the disk).
+"""
 
 from __future__ import annotations
 
@@ -18,16 +24,27 @@ class AlertStore:
             "CREATE TABLE IF NOT EXISTS alert (kind TEXT NOT NULL, subject TEXT NOT NULL,"
             " body TEXT NOT NULL, PRIMARY KEY (kind, subject));",
         )
+        self._unsaved: dict[tuple[str, str], Alert] = {}
 
     def save(self, alert: Alert) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO alert (kind, subject, body) VALUES (?, ?, ?)",
-            (alert.kind, alert.subject, alert.model_dump_json()),
-        )
+        """Remember the newest state of (kind, subject); durable at ``flush()``."""
+        self._unsaved[(alert.kind, alert.subject)] = alert
+
+    def flush(self) -> None:
+        if not self._unsaved:
+            return
+        rows = [(a.kind, a.subject, a.model_dump_json()) for a in self._unsaved.values()]
+        with self._db:  # one transaction
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO alert (kind, subject, body) VALUES (?, ?, ?)", rows
+            )
+        self._unsaved.clear()
 
     def load(self) -> list[Alert]:
         rows = self._db.execute("SELECT body FROM alert").fetchall()
         return [Alert.model_validate_json(r[0]) for r in rows]
 
     def close(self) -> None:
+        self.flush()
         self._db.close()

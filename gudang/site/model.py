@@ -213,6 +213,7 @@ class Site(_Strict):
     _bins_by_device: dict[str, list[Bin]] = PrivateAttr(default_factory=dict)
     _devices: dict[str, Device] = PrivateAttr(default_factory=dict)
     _skus: dict[str, Sku] = PrivateAttr(default_factory=dict)
+    _device_kinds: dict[str, Literal["scale", "rfid"]] = PrivateAttr(default_factory=dict)
 
     site: SiteInfo
     devices: list[Device] = Field(default_factory=list)
@@ -259,6 +260,9 @@ class Site(_Strict):
     def device(self, device_id: str) -> Device | None:
         return self._devices.get(device_id)
 
+    def device_kind(self, device_id: str) -> Literal["scale", "rfid"] | None:
+        return self._device_kinds.get(device_id)
+
     def model_post_init(self, __context: object) -> None:
         # Look-ups on the collector's hot path: built once, the model is frozen.
         by_device: dict[str, list[Bin]] = {}
@@ -266,4 +270,5 @@ class Site(_Strict):
             by_device.setdefault(b.device, []).append(b)
         object.__setattr__(self, "_bins_by_device", by_device)
         object.__setattr__(self, "_devices", {d.id: d for d in self.devices})
+        object.__setattr__(self, "_device_kinds", {d.id: d.kind for d in self.devices})
         object.__setattr__(self, "_skus", {s.id: s for s in self.skus})

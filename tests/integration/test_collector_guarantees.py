@@ -88,10 +88,21 @@ def last_quantities(influx: InfluxSettings) -> dict[str, float]:
 
 
 def collector(
-    tmp: Path, mqtt_s: MqttSettings, influx_s: InfluxSettings, site: Path, name: str
+    tmp: Path,
+    mqtt_s: MqttSettings,
+    influx_s: InfluxSettings,
+    site: Path,
+    name: str,
+    *args: str,
+    state: str | None = None,
 ) -> GudangProcess:
-    env = service_env(mqtt_s, influx_s, GUDANG_COLLECTOR_SPOOL=str(tmp / f"{name}-spool.db"))
-    proc = GudangProcess(["collector", "--site", str(site)], env, tmp / f"{name}.log")
+    env = service_env(
+        mqtt_s,
+        influx_s,
+        GUDANG_COLLECTOR_SPOOL=str(tmp / f"{name}-spool.db"),
+        GUDANG_COLLECTOR_STATE=str(tmp / f"{state or name}-state.db"),
+    )
+    proc = GudangProcess(["collector", "--site", str(site), *args], env, tmp / f"{name}.log")
     wait_for(
         lambda: proc.logged("mqtt_subscribed") or not proc.running, timeout=30, what=f"{name} up"
     )
@@ -239,3 +250,47 @@ def test_ten_thousand_malformed_payloads_are_dead_lettered(
     wait_for(lambda: reading_count(influx_settings) == len(steps), timeout=30, what="valid traffic")
     assert movements(influx_settings) == expected_movements(steps)
     assert proc.stop() == 0
+
+
+def _received(proc: GudangProcess) -> int:
+    return sum(e["received"] for e in proc.events() if e.get("event") == "collector_stop")
+
+
+def test_two_collectors_on_a_shared_subscription_split_the_load_and_lose_nothing(
+    tmp_path: Path, mqtt_settings: MqttSettings, influx_settings: InfluxSettings, site_id: str
+) -> None:
+    """Two members of one share group; one is killed mid-stream and comes back
+    under the same member name: it resumes its broker session, so the messages
+    that were in flight to it are not lost."""
+    site = write_site(tmp_path / "site.yaml", site_id)
+
+    def member(name: str, log: str) -> GudangProcess:
+        return collector(tmp_path, mqtt_settings, influx_settings, site, log,
+                         "--share-group", "g", "--member", name, state=name)  # fmt: skip
+
+    a, b = member("a", "a"), member("b", "b")
+    steps = reading_stream(DEVICES, 1000)
+    thread, errors = _publish_in_background(mqtt_settings, step_payloads(site_id, steps), rate=1000)
+    b_again: GudangProcess | None = None
+    try:
+        wait_for(lambda: reading_count(influx_settings) > 1500, what="some processed")
+        b.kill()
+        b_again = member("b", "b-again")
+        thread.join(timeout=120)
+        assert not thread.is_alive(), "the publisher did not finish"
+        assert not errors, errors
+        wait_for(
+            lambda: reading_count(influx_settings) == len(steps),
+            timeout=60,
+            interval=0.5,
+            what="every reading",
+        )
+        final = {f"B{DEVICES.index(s.device)}": round((s.gross_kg - 60) / 7.4, 6) for s in steps}
+        assert last_quantities(influx_settings) == final
+    finally:
+        assert a.stop() == 0
+        if b_again is not None:
+            assert b_again.stop() == 0
+    # Both took a share (the killed one wrote no stop line; its successor did).
+    assert _received(a) > 1000
+    assert _received(b_again) > 0
