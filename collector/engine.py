@@ -39,14 +39,17 @@ class _Bay:
 
 
 class StockEngine:
-    def __init__(
-        self, site: Site, calibration: Calibration, attribution_window_s: float = 30.0
-    ) -> None:
+    def __init__(self, site: Site, calibration: Calibration) -> None:
         self.site = site
         self.calibration = calibration
         self.last_gross: dict[str, tuple[int, float | None, float]] = {}  # bin -> ts, gross, net
         self.site_id = site.site.id
-        self.window_ms = int(attribution_window_s * 1000)
+        self._window_ms: dict[str, int] = {}  # bay -> attribution window (its readers' widest)
+        for d in site.devices:
+            if d.kind == "rfid" and d.bay:
+                ms = int(d.attribution_window_s * 1000)
+                self._window_ms[d.bay] = max(ms, self._window_ms.get(d.bay, 0))
+        self._labels = {t.id: t.label for t in site.tags}
         divisions = {d.id: d.division_kg for d in site.devices}
         self.history: dict[str, BinHistory] = {
             b.id: BinHistory(calibration.skus[b.sku], noise_kg=3 * divisions[b.device])
@@ -125,19 +128,29 @@ class StockEngine:
         bay = self._bays.get(b.rack)
         if bay is None:
             return []
-        return sorted({tag for t, tag in bay.events if abs(ts - t) <= self.window_ms})
+        window = self._window_ms[b.rack]
+        return sorted({tag for t, tag in bay.events if abs(ts - t) <= window})
 
     def _movement_line(self, b: Bin, m: Movement) -> str:
         if m.kind in ("pick", "put"):
             self.stats.movements += 1
         elif m.kind == "anomaly":
             self.stats.anomalies += 1
-        # kind is a field, not a tag: a re-computation may change it. Tag ids
-        # are hex and kinds are literals, so nothing here needs escaping.
-        exact = f",pieces_exact={float(m.pieces_exact)!r}" if m.pieces_exact is not None else ""
-        tags = ",".join(self._attributed(b, m.ts))
+        # kind is a field, not a tag: a re-computation may change it.
         series = self._movement_keys[b.id]
+        tags = self._attributed(b, m.ts)
+        if tags:  # labels come from the site file: escaped by line()
+            fields: dict[str, FieldValue] = {
+                "kind": m.kind, "delta_kg": float(m.delta_kg), "delta_qty": float(m.delta_qty),
+                "tags": ",".join(tags),
+                "labels": "; ".join(self._labels.get(t, t) for t in tags),
+            }  # fmt: skip
+            if m.pieces_exact is not None:
+                fields["pieces_exact"] = float(m.pieces_exact)
+            return line(series, fields, m.ts)
+        # Hot path: kinds are literals and numbers need no escaping.
+        exact = f",pieces_exact={float(m.pieces_exact)!r}" if m.pieces_exact is not None else ""
         return (
             f'{series} kind="{m.kind}",delta_kg={float(m.delta_kg)!r},'
-            f'delta_qty={float(m.delta_qty)!r},tags="{tags}"{exact} {m.ts}'
+            f'delta_qty={float(m.delta_qty)!r},tags=""{exact} {m.ts}'
         )

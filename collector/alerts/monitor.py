@@ -37,6 +37,10 @@ class AlertMonitor:
             self._bins_of_sku.setdefault(b.sku, []).append(b)
         self._scales = {d.id: d for d in site.devices if d.kind == "scale"}
         self._last_seen: dict[str, int] = {}  # device -> wall ms of its last reading
+        self._stuck_after_ms = {
+            d.id: int(d.stuck_after_s * 1000) for d in site.devices if d.stuck_after_s
+        }
+        self._unchanged: dict[str, tuple[int, float]] = {}  # device -> (since ts, weight)
         self._bin_qty: dict[str, float] = {}  # each bin's newest quantity
         self._sku_total: dict[str, float] = {}  # running sum, once every bin has spoken
         self._silent_bins: dict[str, set[str]] = {}  # SKU -> its bins not yet heard
@@ -67,13 +71,14 @@ class AlertMonitor:
                 ),
                 out,
             )
+        stuck_s = self._stuck_for(r)
         fault: Condition | None = None
-        if r.state != "ok":
+        if r.state != "ok" or stuck_s is not None:
             fault = "bad"
         elif r.stable and not self.book.idle("scale_fault", r.device_id):
             fault = "good"
         if fault is not None:
-            text = texts.scale_fault(r.device_id, r.state)
+            text = texts.scale_fault(r.device_id, r.state, stuck_s)
             self._record(
                 self.book.observe("scale_fault", r.device_id, fault, r.ts, text, dwell_ms=0), out
             )
@@ -84,6 +89,18 @@ class AlertMonitor:
             if r.stable and r.state == "ok" and last is not None and last[0] == r.ts:
                 out += self._stock(b, last[1], r.ts)
         return out
+
+    def _stuck_for(self, r: WeightReading) -> float | None:
+        """Seconds (device time) the weight has not changed, once past the
+        device's ``stuck_after_s``; None otherwise or when the rule is off."""
+        limit = self._stuck_after_ms.get(r.device_id)
+        if limit is None or r.weight is None:
+            return None
+        since = self._unchanged.get(r.device_id)
+        if since is None or since[1] != r.weight or r.ts < since[0]:
+            self._unchanged[r.device_id] = (r.ts, r.weight)
+            return None
+        return (r.ts - since[0]) / 1000 if r.ts - since[0] >= limit else None
 
     def recompute(self, sku_id: str) -> None:
         """After a new unit weight: every bin of the SKU counts anew."""

@@ -63,7 +63,13 @@ def offline(device_id: str, reason: str) -> LocalizedText:
 
 
 @_lazy
-def scale_fault(device_id: str, state: str) -> LocalizedText:
+def scale_fault(device_id: str, state: str, stuck_s: float | None = None) -> LocalizedText:
+    if stuck_s is not None:
+        hours = _q(stuck_s / 3600)
+        return LocalizedText(
+            id=f"Timbangan {device_id} bermasalah: angka tidak berubah selama {hours} jam",
+            en=f"Scale {device_id} fault: value unchanged for {hours} h",
+        )
     word = {"overload": "kelebihan beban", "underload": "di bawah nol"}.get(state, state)
     return LocalizedText(
         id=f"Timbangan {device_id} bermasalah: {word}", en=f"Scale {device_id} fault: {state}"

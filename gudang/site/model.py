@@ -82,10 +82,26 @@ class Device(_Strict):
         "(always detected for formats that carry no flag).",
     )
     stable_window_s: float = Field(default=1.0, gt=0, le=30)
+    stuck_after_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=90 * 86400,
+        description="Scale: raise a scale fault when the weight has not changed at all for "
+        "this long (a frozen indicator or a cut cable repeating its last value). Off by "
+        "default: a bin nobody touches reads the same too; set it above the longest quiet "
+        "spell, e.g. 259200 (3 days) for a bin picked from daily.",
+    )
     motion_band_divisions: float = Field(default=2.0, ge=0, le=100)
     arrive_reads: int = Field(default=2, ge=1, le=100, description="RFID: reads before arrived.")
     bay: Ident | None = Field(
         default=None, description="RFID: the rack this reader watches (movement attribution)."
+    )
+    attribution_window_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="RFID: a movement at the bay records the tags that arrived there within "
+        "this many seconds of it.",
     )
     depart_after_s: float | None = Field(
         default=None,

@@ -1,0 +1,122 @@
+"""The alert monitor over the stock engine (pure apart from its SQLite state file)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gudang.collector.alerts.monitor import AlertMonitor
+from gudang.collector.calibration import Calibration
+from gudang.collector.engine import StockEngine
+
+from gudang.contract import Alert, WeightReading
+from gudang.site import Site, parse_site
+
+T0 = 1_764_000_000_000
+HOUR = 3_600_000
+
+SITE = parse_site("""\
+site: {id: s1, name: Test}
+devices:
+  - {id: scale-1, protocol: ad-continuous, port: /dev/ttyUSB0, stuck_after_s: 86400}
+  - {id: scale-2, protocol: ad-continuous, port: /dev/ttyUSB1}
+  - {id: scale-3, protocol: ad-continuous, port: /dev/ttyUSB2}
+skus:
+  - {id: RB, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 5, reorder_point: 10, reorder_quantity: 50}
+  - {id: PL, name: Plate, unit: kg, minimum: 50, reorder_point: 80, reorder_quantity: 200}
+bins:
+  - {id: C1, rack: C, device: scale-1, sku: RB, tare_kg: 60}
+  - {id: P1, rack: P, device: scale-2, sku: PL, tare_kg: 10}
+  - {id: P2, rack: P, device: scale-3, sku: PL, tare_kg: 10}
+alerts: {dwell_s: 0}
+""")  # fmt: skip
+
+
+class Feed:
+    def __init__(self, site: Site, state: Path) -> None:
+        self.cal = Calibration(site, state)
+        self.engine = StockEngine(site, self.cal)
+        self.monitor = AlertMonitor(site, self.engine, state)
+        self.seq = 0
+
+    def reading(self, device: str, weight: float, ts: int, **kw: object) -> list[Alert]:
+        self.seq += 1
+        r = WeightReading.model_validate({
+            "device_id": device, "boot_id": "b", "seq": self.seq, "ts": ts, "weight": weight,
+            "unit": "kg", "stable": True, "reason": "heartbeat", **kw,
+        })  # fmt: skip
+        self.engine.reading(r)
+        return self.monitor.reading(r)
+
+    def close(self) -> None:
+        self.monitor.close()
+        self.cal.close()
+
+
+@pytest.fixture
+def feed(tmp_path: Path) -> Iterator[Feed]:
+    f = Feed(SITE, tmp_path / "state.db")
+    yield f
+    f.close()
+
+
+def kinds(alerts: list[Alert]) -> list[tuple[str, str, str]]:
+    return [(a.kind, a.subject, a.state) for a in alerts]
+
+
+def test_a_value_frozen_past_stuck_after_raises_a_scale_fault_and_a_change_clears_it(
+    feed: Feed,
+) -> None:
+    w = 60 + 7.4 * 30
+    for h in range(24):  # heartbeats, same value, under a day: fine
+        assert feed.reading("scale-1", w, T0 + h * HOUR) == []
+    raised = feed.reading("scale-1", w, T0 + 24 * HOUR)
+    assert kinds(raised) == [("scale_fault", "scale-1", "raised")]
+    assert raised[0].text.en == "Scale scale-1 fault: value unchanged for 24 h"
+    assert "tidak berubah" in raised[0].text.id
+    assert feed.reading("scale-1", w, T0 + 25 * HOUR) == []  # one alert, not one per reading
+    cleared = feed.reading("scale-1", w - 7.4, T0 + 26 * HOUR)  # a pick: the scale lives
+    assert ("scale_fault", "scale-1", "cleared") in kinds(cleared)
+
+
+def test_stuck_value_rule_is_off_unless_configured(feed: Feed) -> None:
+    for h in range(0, 24 * 30, 12):  # a month of the same value on scale-2
+        assert [a for a in feed.reading("scale-2", 100.0, T0 + h * HOUR)
+                if a.kind == "scale_fault"] == []  # fmt: skip
+
+
+def test_overload_raises_and_a_stable_in_range_reading_clears(feed: Feed) -> None:
+    raised = feed.reading("scale-2", 100.0, T0, state="overload", stable=False)
+    assert kinds(raised) == [("scale_fault", "scale-2", "raised")]
+    assert "kelebihan beban" in raised[0].text.id
+    assert kinds(feed.reading("scale-2", 100.0, T0 + 1000)) == [
+        ("scale_fault", "scale-2", "cleared")
+    ]
+
+
+def test_sku_alerts_wait_for_every_bin_of_the_sku_then_use_the_total(feed: Feed) -> None:
+    # P1 alone is under the minimum, but P2 has not spoken: no judgement yet.
+    assert feed.reading("scale-2", 10 + 20, T0) == []
+    # P2 speaks: total 20 + 25 = 45 kg <= minimum 50 and <= reorder point 80.
+    raised = kinds(feed.reading("scale-3", 10 + 25, T0 + 1))
+    assert ("low_stock", "PL", "raised") in raised
+    assert ("reorder_point", "PL", "raised") in raised
+    # A put on P1 brings the total to 20 + 100 + 25 = 145 kg: both clear.
+    cleared = kinds(feed.reading("scale-2", 10 + 120, T0 + 2))
+    assert ("low_stock", "PL", "cleared") in cleared
+    assert ("reorder_point", "PL", "cleared") in cleared
+
+
+def test_alert_state_survives_a_restart(tmp_path: Path) -> None:
+    first = Feed(SITE, tmp_path / "state.db")
+    first.reading("scale-2", 100.0, T0, state="overload", stable=False)
+    first.close()
+    second = Feed(SITE, tmp_path / "state.db")
+    try:
+        # Still raised after the restart: a good reading clears it (no second raise).
+        assert kinds(second.reading("scale-2", 100.0, T0 + 1000)) == [
+            ("scale_fault", "scale-2", "cleared")
+        ]
+    finally:
+        second.close()
