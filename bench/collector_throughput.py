@@ -158,7 +158,10 @@ def latency_probe(
                              stable=True, reason="heartbeat").model_dump_json()  # fmt: skip
         sent = time.perf_counter()
         client.publish(f"gudang/v1/{SITE}/device/probe/reading", body, qos=1)
-        q = f'SELECT "seq" FROM "reading" WHERE time = {ts}ms AND "boot_id" = \'{boot}\''
+        q = (
+            f'SELECT "seq" FROM "reading" WHERE "device" = \'probe\' '
+            f"AND time = {ts}ms AND \"boot_id\" = '{boot}'"
+        )
         while time.perf_counter() - sent < 10:
             asked = time.perf_counter()
             res = http.get("/query", params={"db": influx.database, "q": q}).json()
