@@ -1,29 +1,47 @@
-"""The FastAPI application: /api/v1 for the ordering system, health for operators."""
+"""The FastAPI application: /api/v1 for the ordering system, the dashboard at
+/, health and metrics for operators."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from gudang.api.models import ErrorBody, Health, StockList
-from gudang.api.stock import current_stock
+from fastapi.staticfiles import StaticFiles
+from gudang.api.auth import ApiError
+from gudang.api.bridge import Bridge
+from gudang.api.context import Context, ctx
+from gudang.api.hub import EventHub
+from gudang.api.keys import KeyStore
+from gudang.api.live import LiveStock
+from gudang.api.models import ErrorBody, Health
+from gudang.api.routes import admin, alerts, devices, events, stock
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gudang import __version__, logs
 from gudang.errors import StorageError
 from gudang.influx import InfluxClient
-from gudang.settings import InfluxSettings
+from gudang.settings import Settings
 from gudang.site import Site
 
 __all__ = ["create_app"]
 
 log = logs.get("api")
 
-_ERRORS = {
-    503: {"model": ErrorBody, "description": "InfluxDB is unavailable"},
+DASHBOARD = Path(__file__).parent / "dashboard"
+
+_COMMON = {
+    401: {"model": ErrorBody, "description": "missing, unknown or revoked API key"},
+    403: {"model": ErrorBody, "description": "the key's scope does not allow this"},
+    422: {"model": ErrorBody, "description": "invalid parameters"},
+    503: {"model": ErrorBody, "description": "InfluxDB or the broker is unavailable"},
 }
 
 
@@ -31,21 +49,70 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(ErrorBody(code=code, message=message).model_dump(), status_code=status)
 
 
-def create_app(site: Site, influx: InfluxSettings) -> FastAPI:
+class _Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("gudang_api_requests", "HTTP requests answered",
+                                ["route", "status"], registry=self.registry)  # fmt: skip
+        self.seconds = Histogram(
+            "gudang_api_request_seconds", "Time to answer", ["route"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+        )  # fmt: skip
+        self.streams = Gauge("gudang_api_event_streams", "Open event streams",
+                             registry=self.registry)  # fmt: skip
+        self.bins = Gauge("gudang_api_live_bins", "Bins with a level in the live view",
+                          registry=self.registry)  # fmt: skip
+
+
+def create_app(site: Site, settings: Settings) -> FastAPI:
+    metrics = _Metrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with InfluxClient(influx) as db:
-            app.state.db = db
-            log.info("api_start", site=site.site.id, influx=influx.url)
-            yield
+        hub = EventHub()
+        keys = KeyStore(settings.api.keys_file)
+        stop = asyncio.Event()
+        async with InfluxClient(settings.influx) as db:
+            live = LiveStock(db, site.site.id, hub, poll_s=settings.api.live_poll_s)
+            bridge = Bridge(settings.mqtt, site.site.id, hub)
+            app.state.ctx = Context(site=site, db=db, live=live, bridge=bridge, keys=keys, hub=hub)
+            tasks = [asyncio.create_task(live.run(stop)), asyncio.create_task(bridge.run(stop))]
+            mqtt = f"{settings.mqtt.host}:{settings.mqtt.port}"
+            log.info("api_start", site=site.site.id, influx=settings.influx.url, mqtt=mqtt,
+                     keys=str(keys.path))  # fmt: skip
+            try:
+                yield
+            finally:
+                stop.set()
+                hub.close()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                keys.close()
         log.info("api_stop")
 
     app = FastAPI(
         title="gudang API",
         version=__version__,
-        description="Live stock of a metal warehouse, for ordering systems and staff.",
+        description="Live stock of a metal warehouse, for ordering systems and staff. "
+        "Authenticate with `Authorization: Bearer <key>` (keys: `gudang api-key create`).",
         lifespan=lifespan,
+        responses=_COMMON,  # type: ignore[arg-type]
     )
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "other")
+        metrics.requests.labels(name, str(response.status_code)).inc()
+        metrics.seconds.labels(name).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message)
 
     @app.exception_handler(StorageError)
     async def storage_error(request: Request, exc: StorageError) -> JSONResponse:
@@ -63,6 +130,11 @@ def create_app(site: Site, influx: InfluxSettings) -> FastAPI:
         where = ".".join(str(p) for p in first["loc"])
         return _error(422, "invalid_request", f"{where}: {first['msg']}")
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("api_error", path=request.url.path, error=repr(exc))
+        return _error(500, "internal_error", "an unexpected error; it has been logged")
+
     @app.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> Health:
         """The process is up (no dependency checked)."""
@@ -70,18 +142,30 @@ def create_app(site: Site, influx: InfluxSettings) -> FastAPI:
 
     @app.get("/readyz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
     async def readyz(request: Request) -> JSONResponse:
-        """InfluxDB answers."""
+        """InfluxDB answers, the live view has loaded, the broker is connected."""
+        c = ctx(request)
+        checks: dict[str, str] = {}
+        ok = True
         try:
-            version = await request.app.state.db.ping()
-            body = Health(status="ok", checks={"influxdb": f"ok ({version})"})
-            return JSONResponse(body.model_dump(), status_code=200)
+            checks["influxdb"] = f"ok ({await c.db.ping()})"
         except StorageError as exc:
-            body = Health(status="unavailable", checks={"influxdb": str(exc)})
-            return JSONResponse(body.model_dump(), status_code=503)
+            checks["influxdb"], ok = str(exc), False
+        checks["live"] = "ok" if c.live.ready else (c.live.error or "loading")
+        checks["mqtt"] = "ok" if c.bridge.connected else "not connected"
+        ok = ok and c.live.ready and c.bridge.connected
+        body = Health(status="ok" if ok else "unavailable", checks=checks)
+        return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
-    @app.get("/api/v1/stock", response_model=StockList, tags=["stock"], responses=_ERRORS)
-    async def stock(request: Request) -> StockList:
-        """Current stock per SKU: quantity in the SKU's unit, per-bin detail, status."""
-        return await current_stock(request.app.state.db, site)
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    async def prometheus(request: Request) -> Response:
+        """Prometheus text format: requests, latency, event streams, live bins."""
+        c = ctx(request)
+        metrics.streams.set(c.hub.clients)
+        metrics.bins.set(len(c.live.levels))
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    for r in (stock.router, alerts.router, devices.router, admin.router, events.router):
+        app.include_router(r)
+    if DASHBOARD.is_dir():
+        app.mount("/", StaticFiles(directory=DASHBOARD, html=True), name="dashboard")
     return app

@@ -1,4 +1,4 @@
-"""Response bodies of the HTTP API (they are the OpenAPI schemas)."""
+"""Request and response bodies of the HTTP API (they are the OpenAPI schemas)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,47 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["BinStock", "ErrorBody", "Health", "SkuStock", "StockList"]
+from gudang.contract import Alert
+
+__all__ = [
+    "AckRequest",
+    "AlertList",
+    "BinPage",
+    "BinStock",
+    "CalibrationRequest",
+    "CalibrationResponse",
+    "DeviceList",
+    "DeviceOut",
+    "ErrorBody",
+    "Health",
+    "History",
+    "HistoryPoint",
+    "MovementList",
+    "MovementOut",
+    "ReorderItem",
+    "ReorderList",
+    "SkuStock",
+    "StockPage",
+]
 
 StockStatus = Literal["ok", "low", "critical", "unknown"]
+Unit = Literal["kg", "pcs", "m"]
 
 
 class ErrorBody(BaseModel):
-    code: str = Field(examples=["not_found"])
-    message: str = Field(examples=["unknown SKU 'X'"])
+    code: str = Field(examples=["not_found"], description="Stable, for programs.")
+    message: str = Field(examples=["unknown SKU 'X'"], description="For people.")
 
 
 class BinStock(BaseModel):
-    bin: str
-    rack: str
+    bin: str = Field(examples=["C1"])
+    rack: str = Field(examples=["C"])
+    sku: str = Field(examples=["RB-D10"])
+    unit: Unit
     quantity: float | None = Field(description="In the SKU's unit; null before the first reading.")
     net_kg: float | None
+    capacity_kg: float | None = Field(description="Net load the bin holds when full, if known.")
+    fill: float | None = Field(description="net_kg / capacity_kg (0..1), if the capacity is known.")
     updated_at: int | None = Field(description="Time of the reading, UTC epoch ms.")
 
 
@@ -28,11 +54,13 @@ class SkuStock(BaseModel):
     sku: str = Field(examples=["RB-D10"])
     name: str = Field(examples=["Besi beton ulir D10 12 m"])
     grade: str | None = None
-    unit: Literal["kg", "pcs", "m"]
+    group: str = Field(examples=["besi-beton"])
+    unit: Unit
     quantity: float | None = Field(description="Sum over the SKU's bins that have a reading.")
     net_kg: float | None
     minimum: float
     reorder_point: float
+    reorder_quantity: float
     status: StockStatus = Field(
         description="critical: at or below minimum; low: at or below reorder point; "
         "unknown: some bin has no reading yet."
@@ -41,9 +69,116 @@ class SkuStock(BaseModel):
     bins: list[BinStock]
 
 
-class StockList(BaseModel):
+class StockPage(BaseModel):
     site: str
+    stale: bool = Field(
+        description="InfluxDB is not answering: these are the last levels the API saw."
+    )
+    total: int = Field(description="Items matching the filters, over all pages.")
+    limit: int
+    offset: int
     items: list[SkuStock]
+
+
+class BinPage(BaseModel):
+    site: str
+    total: int
+    limit: int
+    offset: int
+    items: list[BinStock]
+
+
+class HistoryPoint(BaseModel):
+    time: int = Field(description="Start of the interval, UTC epoch ms.")
+    quantity: float | None = Field(description="Level at the end of the interval (last).")
+    min: float | None = Field(description="Lowest level seen in the interval.")
+    max: float | None = Field(description="Highest level seen in the interval.")
+
+
+class History(BaseModel):
+    subject: str = Field(description="The SKU or bin.")
+    unit: Unit
+    interval: str = Field(examples=["1h"])
+    start: int = Field(description="UTC epoch ms, inclusive.")
+    end: int = Field(description="UTC epoch ms, exclusive.")
+    points: list[HistoryPoint]
+
+
+class MovementOut(BaseModel):
+    time: int = Field(description="Device time of the level that ends the movement, epoch ms.")
+    bin: str
+    rack: str
+    sku: str
+    kind: Literal["pick", "put", "anomaly"]
+    delta_qty: float = Field(description="In the SKU's unit; whole pieces for pcs.")
+    delta_kg: float
+    tags: list[str] = Field(description="RFID tags seen at the rack around the movement.")
+    labels: list[str] = Field(description="Their labels from the tag registry.")
+
+
+class MovementList(BaseModel):
+    start: int
+    end: int
+    items: list[MovementOut] = Field(description="Newest first.")
+
+
+class ReorderItem(BaseModel):
+    sku: str
+    name: str
+    group: str
+    unit: Unit
+    quantity: float
+    minimum: float
+    reorder_point: float
+    suggested_quantity: float = Field(
+        description="reorder_quantity, or up to `target` when the SKU has one, whichever is more."
+    )
+    status: StockStatus
+
+
+class ReorderList(BaseModel):
+    site: str
+    items: list[ReorderItem]
+
+
+class AlertList(BaseModel):
+    items: list[Alert]
+
+
+class AckRequest(BaseModel):
+    by: str = Field(min_length=1, max_length=128, examples=["Budi"])
+    note: str | None = Field(default=None, max_length=1024, examples=["sudah dipesan"])
+
+
+class CalibrationRequest(BaseModel):
+    by: str = Field(min_length=1, max_length=128, examples=["Sari"])
+    pieces: int | None = Field(
+        default=None, ge=1, le=100_000, description="unit weight: pieces now in the bin (>= 10)."
+    )
+
+
+class CalibrationResponse(BaseModel):
+    bin: str
+    op: Literal["tare", "unit_weight"]
+    value: float = Field(description="New tare kg, or kg per unit.")
+    previous: float | None
+
+
+class DeviceOut(BaseModel):
+    id: str
+    kind: Literal["scale", "rfid"]
+    protocol: str
+    edge: str
+    state: Literal["online", "offline", "disconnected", "unknown"] = Field(
+        description="From the device's retained status (and its edge's last will)."
+    )
+    since: int | None = Field(description="When the state began, epoch ms.")
+    last_reading_at: int | None = Field(description="Scales: newest stable level, epoch ms.")
+    counters: dict[str, int]
+
+
+class DeviceList(BaseModel):
+    items: list[DeviceOut]
 
 
 class Health(BaseModel):

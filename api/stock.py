@@ -1,24 +1,20 @@
-"""Current stock: the last stable level of every bin, summed per SKU."""
+"""Stock from the live view: each bin's newest level, summed per SKU. Pure."""
 
 from __future__ import annotations
 
-from gudang.api.models import BinStock, SkuStock, StockList
+from collections.abc import Mapping
 
-from gudang.errors import StorageError
-from gudang.influx import InfluxClient, quote_ident
-from gudang.influx.schema import BIN_STOCK
-from gudang.site import Site, Sku
+from gudang.api.live import Level
+from gudang.api.models import BinStock, ReorderItem, SkuStock, StockStatus
 
-__all__ = ["current_stock"]
+from gudang.site import Bin, Site, Sku
 
-# last() as the only selector keeps its own timestamp; net_kg comes from the same point.
-_LATEST = (
-    f'SELECT last("qty") AS "qty", "net_kg" FROM {quote_ident(BIN_STOCK)} '
-    'WHERE "site" = $site GROUP BY "bin", "sku"'
-)
+__all__ = ["bin_stock", "reorder", "sku_stock", "status"]
+
+Levels = Mapping[tuple[str, str], Level]
 
 
-def _status(sku: Sku, quantity: float | None, complete: bool) -> str:
+def status(sku: Sku, quantity: float | None, complete: bool = True) -> StockStatus:
     if quantity is None or not complete:
         return "unknown"
     if quantity <= sku.minimum:
@@ -28,52 +24,53 @@ def _status(sku: Sku, quantity: float | None, complete: bool) -> str:
     return "ok"
 
 
-async def current_stock(db: InfluxClient, site: Site) -> StockList:
-    try:
-        series = await db.query(_LATEST, {"site": site.site.id})
-    except StorageError as exc:
-        if "database not found" not in str(exc):
-            raise
-        series = []  # nothing written yet: every bin is unknown, not an outage
-    latest: dict[tuple[str, str], tuple[int, float, float]] = {}
-    for s in series:
-        for row in s.rows():
-            latest[(s.tags.get("bin", ""), s.tags.get("sku", ""))] = (
-                int(row["time"]),
-                float(row["qty"]),
-                float(row["net_kg"]),
-            )
-    items = []
+def bin_stock(b: Bin, sku: Sku, levels: Levels) -> BinStock:
+    # Only levels recorded while the bin held this SKU count.
+    hit = levels.get((b.id, sku.id))
+    fill = None
+    if hit is not None and b.capacity_kg:
+        fill = round(min(max(hit.net_kg / b.capacity_kg, 0.0), 1.0), 4)
+    return BinStock(
+        bin=b.id, rack=b.rack, sku=sku.id, unit=sku.unit,
+        quantity=hit.qty if hit else None, net_kg=hit.net_kg if hit else None,
+        capacity_kg=b.capacity_kg, fill=fill, updated_at=hit.ts if hit else None,
+    )  # fmt: skip
+
+
+def sku_stock(site: Site, sku: Sku, levels: Levels) -> SkuStock:
+    bins = [bin_stock(b, sku, levels) for b in site.bins_of_sku(sku.id)]
+    known = [x for x in bins if x.quantity is not None]
+    quantity = sum(x.quantity for x in known) if known else None  # type: ignore[misc]
+    net = sum(x.net_kg for x in known) if known else None  # type: ignore[misc]
+    return SkuStock(
+        sku=sku.id, name=sku.name, grade=sku.grade, group=sku.group, unit=sku.unit,
+        quantity=quantity, net_kg=net, minimum=sku.minimum, reorder_point=sku.reorder_point,
+        reorder_quantity=sku.reorder_quantity,
+        status=status(sku, quantity, len(known) == len(bins)),
+        updated_at=min((x.updated_at for x in known if x.updated_at), default=None),
+        bins=bins,
+    )  # fmt: skip
+
+
+def reorder(site: Site, levels: Levels) -> list[ReorderItem]:
+    """Every SKU at or below its reorder point, most urgent first."""
+    out = []
     for sku in site.skus:
-        bins = []
-        for b in (b for b in site.bins if b.sku == sku.id):
-            # Only levels recorded while the bin held this SKU count.
-            hit = latest.get((b.id, sku.id))
-            bins.append(
-                BinStock(
-                    bin=b.id,
-                    rack=b.rack,
-                    quantity=hit[1] if hit else None,
-                    net_kg=hit[2] if hit else None,
-                    updated_at=hit[0] if hit else None,
-                )
+        s = sku_stock(site, sku, levels)
+        if s.quantity is None or s.quantity > sku.reorder_point:
+            continue
+        suggested = sku.reorder_quantity
+        if sku.target is not None:
+            suggested = max(suggested, sku.target - s.quantity)
+        if sku.unit == "pcs":
+            suggested = float(-(-suggested // 1))  # whole pieces, rounded up
+        out.append(
+            ReorderItem(
+                sku=sku.id, name=sku.name, group=sku.group, unit=sku.unit, quantity=s.quantity,
+                minimum=sku.minimum, reorder_point=sku.reorder_point,
+                suggested_quantity=round(suggested, 3), status=s.status,
             )
-        known = [x for x in bins if x.quantity is not None]
-        quantity = sum(x.quantity for x in known) if known else None  # type: ignore[misc]
-        net = sum(x.net_kg for x in known) if known else None  # type: ignore[misc]
-        items.append(
-            SkuStock(
-                sku=sku.id,
-                name=sku.name,
-                grade=sku.grade,
-                unit=sku.unit,
-                quantity=quantity,
-                net_kg=net,
-                minimum=sku.minimum,
-                reorder_point=sku.reorder_point,
-                status=_status(sku, quantity, len(known) == len(bins)),  # type: ignore[arg-type]
-                updated_at=min((x.updated_at for x in known if x.updated_at), default=None),
-                bins=bins,
-            )
-        )
-    return StockList(site=site.site.id, items=items)
+        )  # fmt: skip
+    urgency = {"critical": 0, "low": 1, "ok": 2, "unknown": 3}
+    out.sort(key=lambda r: (urgency[r.status], r.quantity / max(r.reorder_point, 1e-9)))
+    return out

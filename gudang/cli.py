@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
@@ -14,6 +15,9 @@ from gudang import __version__, logs
 from gudang.errors import ConfigError, GudangError
 from gudang.settings import Settings
 from gudang.site import Site, load_site
+
+if TYPE_CHECKING:
+    from gudang.api.keys import KeyStore
 
 app = typer.Typer(
     name="gudang",
@@ -184,8 +188,80 @@ def api(
 
     settings = _settings()
     site = _site(site_file)
-    app_ = create_app(site, settings.influx)
+    app_ = create_app(site, settings)
     serve(lambda stop: run_server(app_, host or settings.api.host, port or settings.api.port, stop))
+
+
+api_key = typer.Typer(
+    help="Create, list and revoke API keys (stored hashed).", no_args_is_help=True
+)
+app.add_typer(api_key, name="api-key")
+
+KeysOpt = typer.Option(
+    None,
+    "--keys-file",
+    help="The key store [default: GUDANG_API__KEYS_FILE or ./gudang-api-keys.db].",
+)
+
+
+def _keys(path: Path | None) -> KeyStore:
+    from gudang.api.keys import KeyStore
+
+    return KeyStore(path or Settings().api.keys_file)
+
+
+@api_key.command("create")
+def api_key_create(
+    name: str = typer.Option(..., help="Who or what uses the key, e.g. ordering-system."),
+    scope: str = typer.Option("read", help="read | staff (read + acknowledge) | admin."),
+    keys_file: Path | None = KeysOpt,
+) -> None:
+    """Create a key and print it once: it is stored only as a hash."""
+    store = _keys(keys_file)
+    try:
+        key, token = store.create(name, scope)  # type: ignore[arg-type]
+    except ValueError as exc:
+        err.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
+    err.print(f"created key [bold]{key.id}[/] ({key.scope}) for {key.name}; "
+              "store it now, it is not shown again:")  # fmt: skip
+    print(token)
+
+
+@api_key.command("list")
+def api_key_list(keys_file: Path | None = KeysOpt) -> None:
+    """Every key: id, name, scope, created, revoked (never the secret)."""
+    from datetime import UTC, datetime
+
+    from rich.table import Table
+
+    store = _keys(keys_file)
+    table = Table("id", "name", "scope", "created (UTC)", "revoked (UTC)")
+
+    def when(ms: int | None) -> str:
+        return "" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%F %T")
+
+    for k in store.list():
+        table.add_row(k.id, k.name, k.scope, when(k.created_at), when(k.revoked_at))
+    store.close()
+    stdout.print(table)
+
+
+@api_key.command("revoke")
+def api_key_revoke(
+    key_id: str = typer.Argument(..., help="The key's id (from `list`)."),
+    keys_file: Path | None = KeysOpt,
+) -> None:
+    """Revoke a key: requests with it get 401 from then on."""
+    store = _keys(keys_file)
+    done = store.revoke(key_id)
+    store.close()
+    if not done:
+        err.print(f"[bold red]no active key {key_id!r}[/]")
+        raise typer.Exit(1)
+    stdout.print(f"revoked {key_id}")
 
 
 @app.command()

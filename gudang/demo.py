@@ -23,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 from ruamel.yaml import YAML
 
+from gudang.api.keys import KeyStore
 from gudang.errors import ServiceError
 from gudang.services import InfluxServer, MosquittoServer, free_port
 from gudang.services.child import GudangProcess
@@ -79,9 +80,9 @@ def _stock_table(body: dict[str, Any]) -> Table:
     return table
 
 
-def _get_stock(url: str) -> dict[str, Any] | None:
+def _get_stock(url: str, key: str) -> dict[str, Any] | None:
     try:
-        resp = httpx.get(url, timeout=2.0)
+        resp = httpx.get(url, timeout=2.0, headers={"Authorization": f"Bearer {key}"})
     except httpx.HTTPError:
         return None
     return resp.json() if resp.status_code == 200 else None  # type: ignore[no-any-return]
@@ -109,9 +110,16 @@ def run_demo(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    for d in ("mosquitto", "influxdb", "dev", "logs", "edge", "collector"):
+    for d in ("mosquitto", "influxdb", "dev", "logs", "edge", "collector", "api"):
         shutil.rmtree(workdir / d, ignore_errors=True)  # each demo starts from empty stock
     (workdir / "logs").mkdir(parents=True)
+    (workdir / "api").mkdir()
+    keys = KeyStore(workdir / "api" / "keys.db")
+    _, key = keys.create("demo", "admin")
+    keys.close()
+    key_file = workdir / "api" / "demo-key.txt"
+    key_file.touch(mode=0o600)
+    key_file.write_text(key + "\n")
     started = time.monotonic()
 
     broker = MosquittoServer(workdir / "mosquitto")
@@ -136,6 +144,7 @@ def run_demo(
             GUDANG_INFLUX__DATABASE="gudang",
             GUDANG_API__HOST="127.0.0.1",
             GUDANG_API__PORT=str(api_port),
+            GUDANG_API__KEYS_FILE=str(workdir / "api" / "keys.db"),
             GUDANG_LOG_FORMAT="json",
             GUDANG_SITE=str(site_file),
         )
@@ -178,7 +187,7 @@ def run_demo(
             deadline = time.monotonic() + ready_timeout_s
             while not stopping and time.monotonic() < deadline:
                 _check_children(children)
-                body = _get_stock(url)
+                body = _get_stock(url, key)
                 if body and all(it["quantity"] is not None for it in body["items"]):
                     break
                 time.sleep(0.5)
@@ -188,13 +197,15 @@ def run_demo(
             raise ServiceError(f"no stock at {url} after {ready_timeout_s:.0f} s")
         console.print(
             f"\n[bold]gudang is running[/] ({time.monotonic() - started:.1f} s). "
-            f"Stock API: [link={url}]{url}[/link]\n"
+            f"Dashboard: http://127.0.0.1:{api_port}/#key={key}\n"
+            f"Stock API: [link={url}]{url}[/link] (header Authorization: Bearer <the "
+            f"demo admin key in {key_file}>)\n"
             f"OpenAPI docs: http://127.0.0.1:{api_port}/docs   "
             f"logs: {workdir / 'logs'}   Ctrl-C stops everything.\n"
             f'Sim control: echo \'{{"op":"take","bin":"A2","qty":1}}\' | '
             f"nc 127.0.0.1 {control}\n"
         )
-        _watch(url, body, children, lambda: stopping)
+        _watch(url, key, body, children, lambda: stopping)
         return 0
     finally:
         with console.status("stopping..."):
@@ -228,13 +239,15 @@ def _check_children(children: list[GudangProcess]) -> None:
             )
 
 
-def _watch(url: str, body: dict[str, Any], children: list[GudangProcess], stopping: Any) -> None:
+def _watch(
+    url: str, key: str, body: dict[str, Any], children: list[GudangProcess], stopping: Any
+) -> None:
     """Show live stock until asked to stop; raise if a child dies."""
     if console.is_terminal:
         with Live(_stock_table(body), console=console, refresh_per_second=1) as live:
             while not stopping():
                 _check_children(children)
-                if (fresh := _get_stock(url)) is not None:
+                if (fresh := _get_stock(url, key)) is not None:
                     live.update(_stock_table(fresh))
                 time.sleep(1.0)
         return
@@ -242,7 +255,7 @@ def _watch(url: str, body: dict[str, Any], children: list[GudangProcess], stoppi
     last_print = time.monotonic()
     while not stopping():
         _check_children(children)
-        if time.monotonic() - last_print >= 30 and (fresh := _get_stock(url)):
+        if time.monotonic() - last_print >= 30 and (fresh := _get_stock(url, key)):
             summary = ", ".join(
                 f"{it['sku']}={it['quantity']:.1f}{it['unit']}"
                 for it in fresh["items"]

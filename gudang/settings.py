@@ -44,6 +44,13 @@ class InfluxSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)
+    keys_file: Path = Field(
+        default=Path("gudang-api-keys.db"),
+        description="API keys (hashed), managed with `gudang api-key`.",
+    )
+    live_poll_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often the live view asks InfluxDB for news."
+    )
 
 
 class Settings(BaseSettings):

@@ -52,6 +52,11 @@ def wait_for(
     return last
 
 
+def auth(token: str) -> dict[str, str]:
+    """Request headers carrying an API key."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def service_env(mqtt_s: MqttSettings, influx_s: InfluxSettings, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(

@@ -138,6 +138,10 @@ class Sku(_Strict):
     minimum: NonNegative = Field(description="Low-stock alert at or below this quantity.")
     reorder_point: NonNegative = Field(description="Suggest reordering at or below this.")
     reorder_quantity: PositiveKg = Field(description="How much to order, in `unit`.")
+    target: NonNegative | None = Field(
+        default=None,
+        description="Order up to this level (the suggestion is at least reorder_quantity).",
+    )
     hysteresis: NonNegative | None = Field(
         default=None,
         description="A stock alert clears at threshold + hysteresis; default 10 % of the "
@@ -157,6 +161,8 @@ class Sku(_Strict):
             raise ValueError(f"unit_weight_kg is required when unit is {self.unit!r}")
         if self.reorder_point < self.minimum:
             raise ValueError("reorder_point must be at least minimum")
+        if self.target is not None and self.target <= self.reorder_point:
+            raise ValueError("target must be above reorder_point")
         return self
 
     @property
@@ -227,6 +233,7 @@ class Notifications(_Strict):
 
 class Site(_Strict):
     _bins_by_device: dict[str, list[Bin]] = PrivateAttr(default_factory=dict)
+    _bins_by_sku: dict[str, list[Bin]] = PrivateAttr(default_factory=dict)
     _devices: dict[str, Device] = PrivateAttr(default_factory=dict)
     _skus: dict[str, Sku] = PrivateAttr(default_factory=dict)
     _device_kinds: dict[str, Literal["scale", "rfid"]] = PrivateAttr(default_factory=dict)
@@ -273,6 +280,9 @@ class Site(_Strict):
     def bins_of(self, device_id: str) -> list[Bin]:
         return self._bins_by_device.get(device_id, [])
 
+    def bins_of_sku(self, sku_id: str) -> list[Bin]:
+        return self._bins_by_sku.get(sku_id, [])
+
     def device(self, device_id: str) -> Device | None:
         return self._devices.get(device_id)
 
@@ -285,6 +295,10 @@ class Site(_Strict):
         for b in self.bins:
             by_device.setdefault(b.device, []).append(b)
         object.__setattr__(self, "_bins_by_device", by_device)
+        by_sku: dict[str, list[Bin]] = {}
+        for b in self.bins:
+            by_sku.setdefault(b.sku, []).append(b)
+        object.__setattr__(self, "_bins_by_sku", by_sku)
         object.__setattr__(self, "_devices", {d.id: d for d in self.devices})
         object.__setattr__(self, "_device_kinds", {d.id: d.kind for d in self.devices})
         object.__setattr__(self, "_skus", {s.id: s for s in self.skus})

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from gudang.api.keys import SCOPES, KeyStore
 
 from gudang.services import free_port
 from gudang.settings import InfluxSettings, MqttSettings
@@ -50,6 +51,7 @@ def spawn(
         env.setdefault("GUDANG_EDGE_OUTBOX", str(tmp_path / "edge-outbox.db"))
         env.setdefault("GUDANG_COLLECTOR_SPOOL", str(tmp_path / "collector-spool.db"))
         env.setdefault("GUDANG_COLLECTOR_STATE", str(tmp_path / "collector-state.db"))
+        env.setdefault("GUDANG_API__KEYS_FILE", str(tmp_path / "api-keys.db"))
         proc = GudangProcess(list(args), service_env(mqtt_settings, influx_settings, **env), log)
         started.append(proc)
         return proc
@@ -57,3 +59,12 @@ def spawn(
     yield start
     for proc in reversed(started):
         proc.stop()
+
+
+@pytest.fixture
+def api_keys(tmp_path: Path) -> dict[str, str]:
+    """One key per scope in the keys file `spawn` gives the API: scope -> token."""
+    store = KeyStore(tmp_path / "api-keys.db")
+    keys = {scope: store.create(f"test-{scope}", scope)[1] for scope in SCOPES}
+    store.close()
+    return keys

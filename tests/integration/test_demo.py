@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from gudang.services import free_port
-from gudang.testing import wait_for
+from gudang.testing import auth, wait_for
 
 ROOT = Path(__file__).parents[2]
 
@@ -51,8 +51,14 @@ def test_demo_serves_stock_and_stops_cleanly(tmp_path: Path) -> None:
     try:
 
         def stock() -> list[dict[str, object]]:
+            key_file = workdir / "api" / "demo-key.txt"
+            if not key_file.exists():
+                return []
+            headers = auth(key_file.read_text().strip())
             try:
-                resp = httpx.get(f"http://127.0.0.1:{port}/api/v1/stock", timeout=2)
+                resp = httpx.get(
+                    f"http://127.0.0.1:{port}/api/v1/stock", timeout=2, headers=headers
+                )
             except httpx.HTTPError:
                 return []
             if resp.status_code != 200:
@@ -74,5 +80,6 @@ def test_demo_serves_stock_and_stops_cleanly(tmp_path: Path) -> None:
     output = (tmp_path / "demo.out").read_text()
     assert code == 0, output
     assert f"http://127.0.0.1:{port}/api/v1/stock" in output
+    assert f"http://127.0.0.1:{port}/#key=gk_" in output  # the dashboard, signed in
     assert "nothing left running" in output
     assert _processes_mentioning(str(workdir)) == []

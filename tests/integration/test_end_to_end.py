@@ -13,14 +13,17 @@ import pytest
 from gudang.sim.control import ControlClient
 
 from gudang.services import free_port
-from gudang.testing import GudangProcess, wait_for
+from gudang.testing import GudangProcess, auth, wait_for
 
 SiteFactory = Callable[..., Path]
 
 
+KEY: dict[str, str] = {}
+
+
 def _stock(base: str) -> dict[str, Any]:
     try:
-        resp = httpx.get(f"{base}/api/v1/stock", timeout=5)
+        resp = httpx.get(f"{base}/api/v1/stock", timeout=5, headers=KEY)
     except httpx.HTTPError:
         return {}
     return resp.json() if resp.status_code == 200 else {}  # type: ignore[no-any-return]
@@ -31,8 +34,12 @@ def _item(body: dict[str, Any], sku: str) -> dict[str, Any]:
 
 
 def test_weight_change_reaches_the_api(
-    make_site: SiteFactory, spawn: Callable[..., GudangProcess], site_id: str
+    make_site: SiteFactory,
+    spawn: Callable[..., GudangProcess],
+    site_id: str,
+    api_keys: dict[str, str],
 ) -> None:
+    KEY.update(auth(api_keys["read"]))
     site = make_site()
     control = free_port()
     api_port = free_port()
@@ -79,7 +86,7 @@ def test_weight_change_reaches_the_api(
     ready = httpx.get(f"{base}/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"]["influxdb"].startswith("ok")
-    missing = httpx.get(f"{base}/api/v1/nope")
+    missing = httpx.get(f"{base}/api/v1/nope", headers=KEY)
     assert missing.status_code == 404
     assert missing.json() == {"code": "not_found", "message": "Not Found"}
 
@@ -87,9 +94,15 @@ def test_weight_change_reaches_the_api(
         assert proc.stop() == 0, proc.tail()
 
 
-def test_api_says_503_when_influxdb_is_down(
-    make_site: SiteFactory, spawn: Callable[..., GudangProcess], private_influxdb: Any
+def test_api_when_influxdb_is_down(
+    make_site: SiteFactory,
+    spawn: Callable[..., GudangProcess],
+    private_influxdb: Any,
+    api_keys: dict[str, str],
 ) -> None:
+    """Stock is served from the live view, marked stale; what needs InfluxDB
+    (history) is a 503 JSON error; /readyz says why."""
+    key = auth(api_keys["read"])
     api_port = free_port()
     api = spawn(
         "api",
@@ -102,9 +115,16 @@ def test_api_says_503_when_influxdb_is_down(
     base = f"http://127.0.0.1:{api_port}"
     wait_for(lambda: api.logged("api_start"), what="api")
     wait_for(lambda: httpx.get(f"{base}/healthz").status_code == 200, what="healthz")
+    wait_for(lambda: httpx.get(f"{base}/api/v1/stock", headers=key).status_code == 200,
+             what="live view loaded")  # fmt: skip
+    assert httpx.get(f"{base}/api/v1/stock", headers=key).json()["stale"] is False
     private_influxdb.stop()
-    resp = httpx.get(f"{base}/api/v1/stock")
+    wait_for(lambda: httpx.get(f"{base}/api/v1/stock", headers=key).json()["stale"],
+             what="stock marked stale")  # fmt: skip
+    resp = httpx.get(f"{base}/api/v1/stock/RB-D10/history", headers=key)
     assert resp.status_code == 503
     assert resp.json()["code"] == "storage_unavailable"
-    assert httpx.get(f"{base}/readyz").status_code == 503
+    ready = httpx.get(f"{base}/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "unavailable"
     assert api.stop() == 0

@@ -1,0 +1,122 @@
+"""The API's live view of every bin's newest level, kept from InfluxDB.
+
+The collector is the only writer of stock; the API reads. Instead of asking
+InfluxDB for the whole site on every request, one task keeps the newest
+level of each bin in memory: a full ``last()`` at start and every
+``full_every_s`` (which also picks up points written late, e.g. from a
+drained spool), and in between a cheap query for the points of the last few
+seconds every ``poll_s``. Requests are answered from memory, and every change
+is offered to the server-sent event streams of the dashboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from gudang.api.hub import EventHub
+
+from gudang import logs
+from gudang.errors import StorageError
+from gudang.influx import InfluxClient, quote_ident
+from gudang.influx.schema import BIN_STOCK
+from gudang.runtime import sleep_or_stop
+
+__all__ = ["Level", "LiveStock"]
+
+log = logs.get("api.live")
+
+_FIELDS = f'SELECT "qty", "net_kg" FROM {quote_ident(BIN_STOCK)} WHERE "site" = $site'
+_LAST = (
+    f'SELECT last("qty") AS "qty", "net_kg" FROM {quote_ident(BIN_STOCK)} '
+    'WHERE "site" = $site GROUP BY "bin", "sku"'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    ts: int  # device time of the reading, epoch ms
+    qty: float  # in the SKU's unit
+    net_kg: float
+
+
+class LiveStock:
+    def __init__(
+        self,
+        db: InfluxClient,
+        site_id: str,
+        hub: EventHub,
+        *,
+        poll_s: float = 1.0,
+        overlap_s: float = 10.0,
+        full_every_s: float = 60.0,
+    ) -> None:
+        self.db = db
+        self.site_id = site_id
+        self.poll_s = poll_s
+        self.overlap_ms = int(overlap_s * 1000)
+        self.full_every_s = full_every_s
+        self.levels: dict[tuple[str, str], Level] = {}  # (bin, sku) -> newest level
+        self.ready = False  # a full read has succeeded
+        self.error: str | None = None  # the last failure, while InfluxDB is failing
+        self.hub = hub
+
+    # -- reading InfluxDB ---------------------------------------------------------
+
+    async def _query(self, q: str) -> list[tuple[str, str, Level]]:
+        try:
+            series = await self.db.query(q, {"site": self.site_id})
+        except StorageError as exc:
+            if "database not found" in str(exc):
+                return []  # nothing written yet
+            raise
+        out = []
+        for s in series:
+            key = (s.tags.get("bin", ""), s.tags.get("sku", ""))
+            for row in s.rows():
+                if row.get("qty") is not None and row.get("net_kg") is not None:
+                    level = Level(int(row["time"]), float(row["qty"]), float(row["net_kg"]))
+                    out.append((*key, level))
+        return out
+
+    def _merge(self, rows: list[tuple[str, str, Level]]) -> None:
+        for bin_id, sku_id, level in rows:
+            old = self.levels.get((bin_id, sku_id))
+            if old is None or level.ts > old.ts:
+                self.levels[(bin_id, sku_id)] = level
+                if old is None or old.qty != level.qty:
+                    self.hub.publish({
+                        "type": "bin", "bin": bin_id, "sku": sku_id, "quantity": level.qty,
+                        "net_kg": level.net_kg, "updated_at": level.ts,
+                    })  # fmt: skip
+
+    async def refresh_full(self) -> None:
+        self._merge(await self._query(_LAST))
+        self.ready = True
+
+    async def refresh_recent(self, since_ms: int) -> None:
+        q = f'{_FIELDS} AND time > {int(since_ms)}ms GROUP BY "bin", "sku"'
+        self._merge(await self._query(q))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        last_full = 0.0
+        since = 0
+        while True:
+            polled_at = time.time_ns() // 1_000_000
+            try:
+                if time.monotonic() - last_full >= self.full_every_s or not self.ready:
+                    await self.refresh_full()
+                    last_full = time.monotonic()
+                else:
+                    await self.refresh_recent(since)
+                if self.error is not None:
+                    log.info("live_recovered")
+                self.error = None
+                since = polled_at - self.overlap_ms
+            except StorageError as exc:
+                if self.error is None:
+                    log.warning("live_poll_failed", error=str(exc))
+                self.error = str(exc)
+            if await sleep_or_stop(stop, self.poll_s):
+                return

@@ -1,0 +1,188 @@
+"""Stock, bins, reorder suggestions, history and movements: what the ordering
+system reads. Answered from the live view, except history and movements
+(InfluxDB)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from gudang.api.auth import ApiError, need
+from gudang.api.context import ctx
+from gudang.api.models import (
+    BinPage,
+    History,
+    MovementList,
+    ReorderList,
+    SkuStock,
+    StockPage,
+    StockStatus,
+)
+from gudang.api.queries import MAX_POINTS, history, movements
+from gudang.api.routes.params import interval_ms, time_range
+from gudang.api.stock import bin_stock, reorder, sku_stock
+
+from gudang.site import Sku
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["stock"], dependencies=[Depends(need("read"))])
+
+DAY_MS = 86_400_000
+Limit = Query(100, ge=1, le=1000, description="Page size.")
+Offset = Query(0, ge=0, description="Items to skip.")
+
+
+def _sku(request: Request, sku_id: str) -> Sku:
+    site = ctx(request).site
+    try:
+        return site.sku(sku_id)
+    except KeyError:
+        raise ApiError(404, "not_found", f"unknown SKU {sku_id[:64]!r}") from None
+
+
+def _loaded(request: Request) -> None:
+    """Before the first full read from InfluxDB there is nothing true to say."""
+    live = ctx(request).live
+    if not live.ready:
+        raise ApiError(503, "storage_unavailable",
+                       f"the live view has not loaded yet: {live.error or 'loading'}")  # fmt: skip
+
+
+@router.get("/stock", response_model=StockPage)
+async def stock(
+    request: Request,
+    status: StockStatus | None = Query(None, description="Only SKUs in this state."),
+    group: str | None = Query(None, max_length=64, description="Only this SKU group."),
+    q: str | None = Query(None, max_length=100, description="Text in the SKU id or name."),
+    limit: int = Limit,
+    offset: int = Offset,
+) -> StockPage:
+    """Current stock per SKU: quantity in the SKU's unit, bins, status. Paginated."""
+    c = ctx(request)
+    _loaded(request)
+    items = [sku_stock(c.site, sku, c.live.levels) for sku in c.site.skus]
+    if status is not None:
+        items = [i for i in items if i.status == status]
+    if group is not None:
+        items = [i for i in items if i.group == group]
+    if q:
+        needle = q.casefold()
+        items = [i for i in items if needle in i.sku.casefold() or needle in i.name.casefold()]
+    return StockPage(site=c.site.site.id, stale=c.live.error is not None, total=len(items),
+                     limit=limit, offset=offset, items=items[offset : offset + limit])  # fmt: skip
+
+
+@router.get("/stock/{sku_id}", response_model=SkuStock)
+async def one_sku(request: Request, sku_id: str) -> SkuStock:
+    """One SKU's stock, with its bins."""
+    c = ctx(request)
+    _loaded(request)
+    return sku_stock(c.site, _sku(request, sku_id), c.live.levels)
+
+
+@router.get("/bins", response_model=BinPage)
+async def bins(
+    request: Request,
+    rack: str | None = Query(None, max_length=64),
+    sku: str | None = Query(None, max_length=64),
+    limit: int = Limit,
+    offset: int = Offset,
+) -> BinPage:
+    """Every bin's level, filterable by rack and SKU. Paginated."""
+    c = ctx(request)
+    _loaded(request)
+    chosen = [b for b in c.site.bins if (rack is None or b.rack == rack)
+              and (sku is None or b.sku == sku)]  # fmt: skip
+    page = [bin_stock(b, c.site.sku(b.sku), c.live.levels) for b in chosen[offset : offset + limit]]
+    return BinPage(site=c.site.site.id, total=len(chosen), limit=limit, offset=offset, items=page)
+
+
+@router.get("/reorder", response_model=ReorderList)
+async def reorder_suggestions(request: Request) -> ReorderList:
+    """SKUs at or below their reorder point, with a suggested order quantity."""
+    c = ctx(request)
+    _loaded(request)
+    return ReorderList(site=c.site.site.id, items=reorder(c.site, c.live.levels))
+
+
+def _csv(h: History) -> Response:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["time_ms", "quantity", "min", "max", "unit"])
+    for p in h.points:
+        w.writerow([p.time, p.quantity, p.min, p.max, h.unit])
+    name = f"{h.subject}-{h.interval}.csv"
+    return Response(buf.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+
+
+HistoryResponses: dict[int | str, dict[str, object]] = {
+    200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}
+}
+
+
+async def _history(
+    request: Request, where: Literal["sku", "bin"], subject: str, unit: str,
+    start: str | None, end: str | None, interval: str, fmt: str,
+) -> History | Response:  # fmt: skip
+    c = ctx(request)
+    s, e = time_range(start, end, 7 * DAY_MS)
+    if (e - s) // interval_ms(interval) > MAX_POINTS:
+        raise ApiError(422, "invalid_request",
+                       f"more than {MAX_POINTS} intervals: choose a longer interval")  # fmt: skip
+    points = await history(c.db, c.site.site.id, where, subject, s, e, interval)
+    h = History(subject=subject, unit=unit, interval=interval, start=s, end=e, points=points)  # type: ignore[arg-type]
+    return _csv(h) if fmt == "csv" else h
+
+
+StartQ = Query(None, description="epoch ms or ISO 8601; default: 7 days before end")
+EndQ = Query(None, description="epoch ms or ISO 8601; default: now")
+IntervalQ = Query("1h", description="GROUP BY time() interval: e.g. 5m, 1h, 1d")
+FormatQ = Query("json", pattern="^(json|csv)$")
+
+
+@router.get("/stock/{sku_id}/history", response_model=History, responses=HistoryResponses)
+async def sku_history(
+    request: Request, sku_id: str, start: str | None = StartQ, end: str | None = EndQ,
+    interval: str = IntervalQ, format: str = FormatQ,
+) -> History | Response:  # fmt: skip
+    """A SKU's total over time, one point per interval (the level at its end)."""
+    sku = _sku(request, sku_id)
+    return await _history(request, "sku", sku.id, sku.unit, start, end, interval, format)
+
+
+@router.get("/bins/{bin_id}/history", response_model=History, responses=HistoryResponses)
+async def bin_history(
+    request: Request, bin_id: str, start: str | None = StartQ, end: str | None = EndQ,
+    interval: str = IntervalQ, format: str = FormatQ,
+) -> History | Response:  # fmt: skip
+    """One bin's level over time."""
+    site = ctx(request).site
+    b = next((b for b in site.bins if b.id == bin_id), None)
+    if b is None:
+        raise ApiError(404, "not_found", f"unknown bin {bin_id[:64]!r}")
+    return await _history(request, "bin", b.id, site.sku(b.sku).unit, start, end, interval, format)
+
+
+@router.get("/movements", response_model=MovementList)
+async def movement_list(
+    request: Request,
+    sku: str | None = Query(None, max_length=64),
+    bin: str | None = Query(None, max_length=64),
+    start: str | None = Query(None, description="default: 1 day before end"),
+    end: str | None = EndQ,
+    limit: int = Query(500, ge=1, le=5000),
+) -> MovementList:
+    """Picks, puts and anomalies, newest first, with the RFID tags seen."""
+    c = ctx(request)
+    if sku is not None:
+        _sku(request, sku)
+    if bin is not None and not any(b.id == bin for b in c.site.bins):
+        raise ApiError(404, "not_found", f"unknown bin {bin[:64]!r}")
+    s, e = time_range(start, end, DAY_MS)
+    items = await movements(c.db, c.site.site.id, s, e, sku=sku, bin_id=bin, limit=limit)
+    return MovementList(start=s, end=e, items=items)
