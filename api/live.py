@@ -3,9 +3,9 @@
 The collector is the only writer of stock; the API reads. Instead of asking
 InfluxDB for the whole site on every request, one task keeps the newest
 level of each bin in memory: a full ``last()`` at start and every
-``full_every_s`` (which also picks up points written late, e.g. from a
-drained spool), and in between a cheap query for the points of the last few
-seconds every ``poll_s``. Requests are answered from memory, and every change
+``full_every_s`` (5 s; it picks up points whose device time is old, e.g.
+replayed from an edge's outbox or a drained spool), and in between a cheap
+query for the points of the last few seconds every ``poll_s``. Requests are answered from memory, and every change
 is offered to the server-sent event streams of the dashboard.
 """
 
@@ -50,7 +50,7 @@ class LiveStock:
         *,
         poll_s: float = 1.0,
         overlap_s: float = 10.0,
-        full_every_s: float = 60.0,
+        full_every_s: float = 5.0,
     ) -> None:
         self.db = db
         self.site_id = site_id

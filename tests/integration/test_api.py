@@ -1,0 +1,303 @@
+"""The HTTP API against a real Mosquitto, a real InfluxDB and the real
+collector producing the data (readings and tag events published over MQTT)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gudang.contract import TagEvent, WeightReading
+from gudang.services import free_port
+from gudang.settings import MqttSettings
+from gudang.testing import GudangProcess, MqttRecorder, auth, wait_for
+
+T0 = int(time.time() * 1000) - 3_600_000  # an hour ago: inside the default ranges
+
+
+def write_site(tmp: Path, site_id: str) -> Path:
+    path = tmp / "site.yaml"
+    path.write_text(f"""\
+site: {{id: {site_id}, name: API test}}
+devices:
+  - {{id: scale-1, protocol: ad-continuous, port: /dev/null/1, division_kg: 0.1}}
+  - {{id: scale-2, protocol: ad-continuous, port: /dev/null/2, division_kg: 0.1}}
+  - {{id: scale-3, protocol: ad-continuous, port: /dev/null/3, division_kg: 0.1}}
+  - {{id: gate-c, protocol: rdm6300, port: /dev/null/4, bay: C}}
+skus:
+  - {{id: RB-D10, name: Besi beton D10, unit: pcs, unit_weight_kg: 7.4, minimum: 10,
+      reorder_point: 20, reorder_quantity: 50, target: 100, group: besi}}
+  - {{id: PL-2, name: Pelat 2 mm, unit: kg, minimum: 100, reorder_point: 200,
+      reorder_quantity: 500, group: pelat}}
+bins:
+  - {{id: C1, rack: C, device: scale-1, sku: RB-D10, tare_kg: 60, capacity_kg: 1480}}
+  - {{id: C2, rack: C, device: scale-2, sku: RB-D10, tare_kg: 60}}
+  - {{id: P1, rack: P, device: scale-3, sku: PL-2, tare_kg: 10}}
+tags:
+  - {{id: "0A00B1C2D3", kind: person, label: Budi}}
+alerts: {{dwell_s: 0}}
+""")
+    return path
+
+
+@dataclass
+class Stack:
+    base: str
+    keys: dict[str, str]
+    site_id: str
+    mqtt: MqttSettings
+    api: GudangProcess
+    collector: GudangProcess
+    seq: dict[str, int]
+
+    def get(self, path: str, scope: str = "read", **params: Any) -> httpx.Response:
+        return httpx.get(f"{self.base}{path}", params=params, headers=auth(self.keys[scope]),
+                         timeout=10)  # fmt: skip
+
+    def weigh(self, device: str, kg: float, ts: int) -> None:
+        n = self.seq[device] = self.seq.get(device, -1) + 1
+        r = WeightReading(device_id=device, boot_id="b1", seq=n, ts=ts, weight=kg, unit="kg",
+                          stable=True, reason="change")  # fmt: skip
+        with MqttRecorder(self.mqtt, []) as rec:
+            rec.publish(f"gudang/v1/{self.site_id}/device/{device}/reading", r.model_dump_json())
+
+    def tag(self, tag: str, ts: int) -> None:
+        n = self.seq["gate-c"] = self.seq.get("gate-c", -1) + 1
+        e = TagEvent(device_id="gate-c", boot_id="b1", seq=n, ts=ts, tag=tag, event="arrived")
+        with MqttRecorder(self.mqtt, []) as rec:
+            rec.publish(f"gudang/v1/{self.site_id}/device/gate-c/tag", e.model_dump_json())
+
+    def sku(self, sku: str) -> dict[str, Any]:
+        return self.get(f"/api/v1/stock/{sku}").json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def stack(
+    tmp_path: Path,
+    site_id: str,
+    spawn: Callable[..., GudangProcess],
+    mqtt_settings: MqttSettings,
+    api_keys: dict[str, str],
+) -> Iterator[Stack]:
+    site = write_site(tmp_path, site_id)
+    collector = spawn("collector", "--site", str(site))
+    wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
+    port = free_port()
+    api = spawn("api", "--site", str(site), "--port", str(port), GUDANG_API__LIVE_POLL_S="0.2")
+    s = Stack(f"http://127.0.0.1:{port}", api_keys, site_id, mqtt_settings, api, collector, {})
+    wait_for(lambda: _ready(s.base), timeout=30, what="api ready")
+    yield s
+    assert api.stop() == 0, api.tail()
+    assert collector.stop() == 0, collector.tail()
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_keys_scopes_and_json_errors(stack: Stack, tmp_path: Path) -> None:
+    url = f"{stack.base}/api/v1/stock"
+    missing = httpx.get(url)
+    assert missing.status_code == 401
+    assert missing.json()["code"] == "unauthorized"
+    wrong = httpx.get(url, headers=auth("gk_00000000_not-a-key"))
+    assert wrong.status_code == 401
+    assert httpx.get(url, headers={"X-API-Key": stack.keys["read"]}).status_code == 200
+    # read may not acknowledge or calibrate; staff may acknowledge but not calibrate
+    body = {"by": "Budi"}
+    tare = f"{stack.base}/api/v1/bins/C1/tare"
+    forbidden = httpx.post(tare, json=body, headers=auth(stack.keys["staff"]))
+    assert forbidden.status_code == 403
+    assert forbidden.json()["code"] == "forbidden"
+    ack = f"{stack.base}/api/v1/alerts/low_stock/RB-D10/ack"
+    assert httpx.post(ack, json=body, headers=auth(stack.keys["read"])).status_code == 403
+    assert httpx.post(ack, json=body, headers=auth(stack.keys["staff"])).status_code == 404
+    # revoked with the CLI: refused from the next request on
+    key_id = stack.keys["read"].split("_")[1]
+    revoke = GudangProcess(["api-key", "revoke", key_id, "--keys-file",
+                            str(tmp_path / "api-keys.db")], {}, tmp_path / "revoke.log")  # fmt: skip
+    assert revoke.proc.wait(30) == 0, revoke.tail()
+    assert httpx.get(url, headers=auth(stack.keys["read"])).status_code == 401
+    # no key ever reaches a log line
+    logs = "".join(p.read_text() for p in tmp_path.glob("*.log"))
+    for token in stack.keys.values():
+        assert token.split("_", 2)[2] not in logs
+
+
+def test_stock_pagination_filters_reorder_and_devices(stack: Stack) -> None:
+    stack.weigh("scale-1", 60 + 7.4 * 12, T0)  # C1: 12 pcs
+    stack.weigh("scale-2", 60 + 7.4 * 4, T0 + 1)  # C2: 4 pcs -> RB-D10 16: low
+    stack.weigh("scale-3", 10 + 650, T0 + 2)  # P1: 650 kg -> ok
+    rb = wait_for(lambda: (s := stack.sku("RB-D10"))["status"] != "unknown" and s, what="stock")
+    assert rb["quantity"] == pytest.approx(16)
+    assert rb["status"] == "low"
+    assert {b["bin"]: b["fill"] for b in rb["bins"]} == {
+        "C1": pytest.approx(88.8 / 1480),
+        "C2": None,
+    }
+
+    page = stack.get("/api/v1/stock", limit=1, offset=1).json()
+    assert page["total"] == 2 and page["limit"] == 1 and len(page["items"]) == 1
+    assert page["items"][0]["sku"] == "PL-2"
+    assert [i["sku"] for i in stack.get("/api/v1/stock", status="low").json()["items"]] == [
+        "RB-D10"
+    ]
+    assert [i["sku"] for i in stack.get("/api/v1/stock", group="pelat").json()["items"]] == ["PL-2"]
+    assert [i["sku"] for i in stack.get("/api/v1/stock", q="besi").json()["items"]] == ["RB-D10"]
+    bins = stack.get("/api/v1/bins", rack="C").json()
+    assert [b["bin"] for b in bins["items"]] == ["C1", "C2"]
+
+    reorder = stack.get("/api/v1/reorder").json()["items"]
+    assert [(r["sku"], r["suggested_quantity"]) for r in reorder] == [
+        ("RB-D10", 84.0)
+    ]  # to target 100
+
+    devices = {d["id"]: d for d in stack.get("/api/v1/devices").json()["items"]}
+    assert devices["scale-1"]["last_reading_at"] == T0
+    assert devices["gate-c"]["kind"] == "rfid"
+
+    assert stack.get("/api/v1/stock/NOPE").json() == {
+        "code": "not_found", "message": "unknown SKU 'NOPE'"}  # fmt: skip
+    bad = stack.get("/api/v1/stock", limit=0)
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
+
+
+def test_history_json_and_csv_and_movements_with_tags(stack: Stack) -> None:
+    minute = 60_000
+    for k, pieces in enumerate([50, 47, 47, 40]):  # picks of 3 and 7
+        if k == 3:
+            stack.tag("0A00B1C2D3", T0 + k * minute - 5_000)  # Budi at rack C before the pick
+        stack.weigh("scale-1", 60 + 7.4 * pieces, T0 + k * minute)
+    moves = wait_for(
+        lambda: len(m := stack.get("/api/v1/movements", sku="RB-D10").json()["items"]) == 2 and m,
+        what="movements",
+    )
+    assert [(m["kind"], m["delta_qty"], m["labels"]) for m in moves] == [
+        ("pick", -7.0, ["Budi"]), ("pick", -3.0, [])]  # fmt: skip
+    assert moves[0]["tags"] == ["0A00B1C2D3"]
+
+    params = {"start": T0 - minute, "end": T0 + 5 * minute, "interval": "1m"}
+    hist = stack.get("/api/v1/bins/C1/history", **params).json()
+    levels = [p["quantity"] for p in hist["points"]]
+    assert levels[-1] == pytest.approx(40) and pytest.approx(50) in levels
+    assert hist["unit"] == "pcs" and hist["interval"] == "1m"
+    csv_resp = stack.get("/api/v1/bins/C1/history", format="csv", **params)
+    assert csv_resp.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(csv_resp.text)))
+    assert [float(r["quantity"]) for r in rows] == pytest.approx(levels)
+    # The SKU's history sums its bins (C2 has no level: only C1 counts).
+    sku_hist = stack.get("/api/v1/stock/RB-D10/history", **params).json()
+    assert [p["quantity"] for p in sku_hist["points"]] == pytest.approx(levels)
+
+    too_fine = stack.get(
+        "/api/v1/bins/C1/history", interval="1s", start=T0 - 30 * 86_400_000, end=T0
+    )
+    assert too_fine.status_code == 422
+    backwards = stack.get("/api/v1/bins/C1/history", start=T0, end=T0 - 1)
+    assert backwards.status_code == 422 and "before" in backwards.json()["message"]
+
+
+INJECTIONS: list[tuple[str, dict[str, str]]] = [
+    ('/api/v1/stock/RB-D10" OR 1=1 --/history', {}),
+    ("/api/v1/bins/C1'; DROP DATABASE x/history", {}),
+    ("/api/v1/bins/C1/history", {"interval": '1h) ; DROP MEASUREMENT "reading"'}),
+    ("/api/v1/movements", {"sku": "RB-D10' OR '1'='1"}),
+    ("/api/v1/movements", {"bin": 'C1" OR "x"="x'}),
+    ("/api/v1/stock", {"group": "besi' OR 1=1", "q": '"; DROP'}),
+    ("/api/v1/alerts", {"state": "history", "start": "0; DROP DATABASE x"}),
+    ("/api/v1/bins", {"rack": "C' OR 1=1"}),
+]
+
+
+def test_injection_attempts_are_refused_or_harmless(stack: Stack) -> None:
+    stack.weigh("scale-3", 500.0, T0)
+    wait_for(lambda: stack.sku("PL-2")["quantity"] is not None, what="a level")
+    for path, params in INJECTIONS:
+        resp = stack.get(path, **params)
+        assert resp.status_code in (200, 404, 422), (path, params, resp.text)
+        body = resp.json()
+        if resp.status_code == 200:
+            assert body["items"] == [], (path, params)  # matched nothing rather than everything
+        else:
+            assert body["code"] in ("not_found", "invalid_request"), body
+    assert stack.sku("PL-2")["quantity"] == pytest.approx(490.0)  # the data is intact
+
+
+def test_alerts_acknowledge_and_history(stack: Stack) -> None:
+    stack.weigh("scale-1", 60 + 7.4 * 3, T0)
+    stack.weigh("scale-2", 60 + 7.4 * 2, T0 + 1)  # 5 pcs <= minimum 10
+    active = wait_for(
+        lambda: (
+            (a := stack.get("/api/v1/alerts").json()["items"])
+            and any(x["kind"] == "low_stock" for x in a)
+            and a
+        ),
+        what="low stock alert",
+    )
+    low = next(a for a in active if a["kind"] == "low_stock")
+    assert low["subject"] == "RB-D10" and low["state"] == "raised"
+    assert "menipis" in low["text"]["id"]
+    resp = httpx.post(f"{stack.base}/api/v1/alerts/low_stock/RB-D10/ack",
+                      json={"by": "Sari", "note": "sudah dipesan"},
+                      headers=auth(stack.keys["staff"]))  # fmt: skip
+    assert resp.status_code == 202, resp.text
+    acked = wait_for(
+        lambda: next((a for a in stack.get("/api/v1/alerts").json()["items"]
+                      if a["kind"] == "low_stock" and a["state"] == "acknowledged"), None),
+        what="acknowledged",
+    )  # fmt: skip
+    assert acked["acknowledged_by"] == "Sari" and acked["note"] == "sudah dipesan"
+    history = wait_for(
+        lambda: len(h := stack.get("/api/v1/alerts", state="history").json()["items"]) >= 3 and h,
+        what="alert history",
+    )
+    states = [a["state"] for a in history if a["kind"] == "low_stock"]
+    assert states[:2] == ["acknowledged", "raised"]  # newest first
+
+
+def test_live_events_stream_a_bin_change(stack: Stack) -> None:
+    received: list[dict[str, Any]] = []
+
+    def listen() -> None:
+        with httpx.stream("GET", f"{stack.base}/api/v1/events", headers=auth(stack.keys["read"]),
+                          timeout=30) as resp:  # fmt: skip
+            assert resp.headers["content-type"].startswith("text/event-stream")
+            for line in resp.iter_lines():
+                if line.startswith("data:"):
+                    received.append(json.loads(line[5:]))
+                    if any(e.get("bin") == "P1" for e in received):
+                        return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    stack.weigh("scale-3", 10 + 321.5, T0)
+    thread.join(timeout=10)
+    event = next(e for e in received if e.get("bin") == "P1")
+    assert event["type"] == "bin" and event["quantity"] == pytest.approx(321.5)
+
+
+def test_calibration_through_the_collector(stack: Stack) -> None:
+    stack.weigh("scale-1", 61.5, T0)  # the empty bin weighs 61.5 kg, not 60
+    wait_for(lambda: stack.sku("RB-D10")["bins"][0]["quantity"] is not None, what="a level")
+    resp = httpx.post(f"{stack.base}/api/v1/bins/C1/tare", json={"by": "Sari"},
+                      headers=auth(stack.keys["admin"]), timeout=15)  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"bin": "C1", "op": "tare", "value": 61.5, "previous": 60.0}
+    refused = httpx.post(f"{stack.base}/api/v1/bins/C1/unit-weight", json={"by": "Sari", "pieces": 3},
+                         headers=auth(stack.keys["admin"]), timeout=15)  # fmt: skip
+    assert refused.status_code == 409
+    assert "at least 10" in refused.json()["message"]
+    assert stack.collector.logged("calibration")
