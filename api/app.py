@@ -40,6 +40,7 @@ DASHBOARD = Path(__file__).parent / "dashboard"
 _COMMON = {
     401: {"model": ErrorBody, "description": "missing, unknown or revoked API key"},
     403: {"model": ErrorBody, "description": "the key's scope does not allow this"},
+    404: {"model": ErrorBody, "description": "no such SKU, bin, alert or path"},
     422: {"model": ErrorBody, "description": "invalid parameters"},
     503: {"model": ErrorBody, "description": "InfluxDB or the broker is unavailable"},
 }
