@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.gudang-installed
 
-.PHONY: demo test setup system-packages lint schema bench-clean clean
+.PHONY: demo test setup system-packages test-packages lint schema bench-clean clean
 
 demo: setup
 	$(BIN)/gudang demo
 
-test: setup
+test: setup test-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -19,6 +19,10 @@ setup: system-packages $(STAMP)
 
 system-packages:
 	@scripts/ensure-system-packages.sh
+
+# The dashboard's browser test drives Debian's headless Chromium.
+test-packages:
+	@scripts/ensure-system-packages.sh --test
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "gudang needs Python >= 3.11; found " + sys.version.split()[0])'

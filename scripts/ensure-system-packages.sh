@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages gudang needs to run its demo and tests:
 # mosquitto and influxdb (the servers are started by gudang itself, on loopback
-# ports; the system-wide services are never used) and python3-venv.
+# ports; the system-wide services are never used) and python3-venv; with
+# --test also chromium and chromium-driver (the dashboard's browser test).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 
@@ -11,6 +12,11 @@ missing=()
 have mosquitto || missing+=(mosquitto)
 have influxd || missing+=(influxdb)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ "${1:-}" = "--test" ]; then
+  missing=()
+  have chromium || missing+=(chromium)
+  have chromedriver || missing+=(chromium-driver)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -1,0 +1,115 @@
+"""The dashboard in headless Chromium (Debian's chromium + chromium-driver,
+driven by Selenium), with every part real: simulated scales -> edge ->
+Mosquitto -> collector -> InfluxDB -> API -> browser. Screenshots are kept in
+test-artifacts/ at the repository root."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from gudang.sim.control import ControlClient
+
+from gudang.services import free_port
+from gudang.testing import GudangProcess, wait_for
+
+ROOT = Path(__file__).parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+pytestmark = pytest.mark.skipif(
+    not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+    reason="needs Debian's chromium and chromium-driver (make test installs them)",
+)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager download anything
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                "--window-size=1280,900", "--lang=id"):  # fmt: skip
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
+    make_site: Callable[..., Path],
+    spawn: Callable[..., GudangProcess],
+    api_keys: dict[str, str],
+    browser: object,
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver = browser  # typed loosely: selenium is a test-only dependency
+    site = make_site()
+    with site.open("a") as f:
+        f.write("alerts: {dwell_s: 0}\n")
+    control, port = free_port(), free_port()
+    sim = spawn("sim", "--site", str(site), "--control-port", str(control), "--settle", "0.5")
+    collector = spawn("collector", "--site", str(site))
+    wait_for(lambda: sim.logged("sim_start") and collector.logged("mqtt_subscribed"),
+             what="sim and collector")  # fmt: skip
+    spawn("edge", "--site", str(site))
+    spawn("api", "--site", str(site), "--port", str(port), GUDANG_API__LIVE_POLL_S="0.5")
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def qty(bin_id: str) -> str:
+        els = driver.find_elements(By.CSS_SELECTOR, f'.bin[data-bin="{bin_id}"] .qty')  # type: ignore[attr-defined]
+        return els[0].text if els else ""
+
+    wait_for(lambda: _up(f"http://127.0.0.1:{port}/healthz"), what="api")
+    driver.get(f"http://127.0.0.1:{port}/#key={api_keys['staff']}")  # type: ignore[attr-defined]
+    wait_for(lambda: qty("C1") == "50", timeout=30, what="C1 shows 50 pieces")
+    assert driver.find_element(By.CSS_SELECTOR, "#live").text == "langsung"  # type: ignore[attr-defined]
+    assert driver.find_element(By.CSS_SELECTOR, 'nav a[data-view="racks"]').text == "Rak"  # type: ignore[attr-defined]
+
+    with ControlClient(control) as sim_ctl:
+        sim_ctl.send(op="take", bin="C1", qty=3)
+        wait_for(lambda: qty("C1") == "47", timeout=15, what="C1 shows 47 without a reload")
+        driver.save_screenshot(str(ARTIFACTS / "dashboard-racks.png"))  # type: ignore[attr-defined]
+        sim_ctl.send(op="set_qty", bin="C1", qty=4)  # under the minimum of 10: low stock
+        wait_for(lambda: qty("C1") == "4", timeout=15, what="C1 shows 4")
+
+    wait_for(lambda: driver.find_element(By.ID, "alert-count").text != "", timeout=15,  # type: ignore[attr-defined]
+             what="an alert on the badge")  # fmt: skip
+    driver.find_element(By.CSS_SELECTOR, 'nav a[data-view="alerts"]').click()  # type: ignore[attr-defined]
+    card = 'li[data-alert="low_stock/RB-D10"]'
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, f"{card} form"), what="low stock card")  # type: ignore[attr-defined]
+    assert "menipis" in driver.find_element(By.CSS_SELECTOR, card).text  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, f'{card} input[name="by"]').send_keys("Sari")  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, f"{card} button").click()  # type: ignore[attr-defined]
+    wait_for(
+        lambda: "acknowledged" in driver.find_element(By.CSS_SELECTOR, card).get_attribute("class"),  # type: ignore[attr-defined]
+        timeout=15,
+        what="the card turns acknowledged (state from the collector, over the live stream)",
+    )
+    assert "ditangani oleh Sari" in driver.find_element(By.CSS_SELECTOR, card).text  # type: ignore[attr-defined]
+    driver.save_screenshot(str(ARTIFACTS / "dashboard-alerts.png"))  # type: ignore[attr-defined]
+
+    driver.find_element(By.ID, "lang").click()  # type: ignore[attr-defined]
+    assert driver.find_element(By.CSS_SELECTOR, 'nav a[data-view="racks"]').text == "Racks"  # type: ignore[attr-defined]
+    assert "Low stock" in driver.find_element(By.CSS_SELECTOR, card).text  # type: ignore[attr-defined]
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, 'nav a[data-view="racks"]').click()  # type: ignore[attr-defined]
+    driver.save_screenshot(str(ARTIFACTS / "dashboard-racks-en.png"))  # type: ignore[attr-defined]
+
+
+def _up(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
