@@ -74,7 +74,8 @@ def create_app(site: Site, settings: Settings) -> FastAPI:
         keys = KeyStore(settings.api.keys_file)
         stop = asyncio.Event()
         async with InfluxClient(settings.influx) as db:
-            live = LiveStock(db, site.site.id, hub, poll_s=settings.api.live_poll_s)
+            live = LiveStock(db, site.site.id, hub, poll_s=settings.api.live_poll_s,
+                             full_every_s=settings.api.live_full_s)  # fmt: skip
             bridge = Bridge(settings.mqtt, site.site.id, hub)
             app.state.ctx = Context(site=site, db=db, live=live, bridge=bridge, keys=keys, hub=hub)
             tasks = [asyncio.create_task(live.run(stop)), asyncio.create_task(bridge.run(stop))]

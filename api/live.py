@@ -3,17 +3,20 @@
 The collector is the only writer of stock; the API reads. Instead of asking
 InfluxDB for the whole site on every request, one task keeps the newest
 level of each bin in memory: a full ``last()`` at start and every
-``full_every_s`` (5 s; it picks up points whose device time is old, e.g.
+``full_every_s`` (30 s; it picks up points whose device time is old, e.g.
 replayed from an edge's outbox or a drained spool), and in between a cheap
-query for the points of the last few seconds every ``poll_s``. Requests are answered from memory, and every change
-is offered to the server-sent event streams of the dashboard.
+query for the points of the last few seconds every ``poll_s``. Requests are
+answered from memory, and every change is offered to the server-sent event
+streams of the dashboard.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from gudang.api.hub import EventHub
 
@@ -24,6 +27,8 @@ from gudang.influx.schema import BIN_STOCK
 from gudang.runtime import sleep_or_stop
 
 __all__ = ["Level", "LiveStock"]
+
+T = TypeVar("T")
 
 log = logs.get("api.live")
 
@@ -50,7 +55,7 @@ class LiveStock:
         *,
         poll_s: float = 1.0,
         overlap_s: float = 10.0,
-        full_every_s: float = 5.0,
+        full_every_s: float = 30.0,
     ) -> None:
         self.db = db
         self.site_id = site_id
@@ -61,6 +66,9 @@ class LiveStock:
         self.ready = False  # a full read has succeeded
         self.error: str | None = None  # the last failure, while InfluxDB is failing
         self.hub = hub
+        self.version = 0  # bumped on every change: lets readers cache what they derive
+        self._derived: dict[Hashable, object] = {}
+        self._derived_version = 0
 
     # -- reading InfluxDB ---------------------------------------------------------
 
@@ -85,11 +93,24 @@ class LiveStock:
             old = self.levels.get((bin_id, sku_id))
             if old is None or level.ts > old.ts:
                 self.levels[(bin_id, sku_id)] = level
+                self.version += 1
                 if old is None or old.qty != level.qty:
                     self.hub.publish({
                         "type": "bin", "bin": bin_id, "sku": sku_id, "quantity": level.qty,
                         "net_kg": level.net_kg, "updated_at": level.ts,
                     })  # fmt: skip
+
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """`build()`'s result, computed again only after a level changed
+        (e.g. the stock list, or a page of it already serialised)."""
+        if self._derived_version != self.version:
+            self._derived.clear()
+            self._derived_version = self.version
+        if key not in self._derived:
+            if len(self._derived) >= 1024:  # many distinct queries: keep memory bounded
+                self._derived.clear()
+            self._derived[key] = build()
+        return self._derived[key]  # type: ignore[return-value]
 
     async def refresh_full(self) -> None:
         self._merge(await self._query(_LAST))

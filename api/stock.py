@@ -1,17 +1,25 @@
-"""Stock from the live view: each bin's newest level, summed per SKU. Pure."""
+"""Stock from the live view: each bin's newest level, summed per SKU. Pure.
+
+Built as plain dicts in the shape of ``models.SkuStock`` / ``models.BinStock``
+(the OpenAPI schemas; the API tests and schemathesis hold them equal): a
+site of 2,000 bins is rebuilt whenever a level changes, and pydantic model
+instances cost more than the rest of the request together.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from gudang.api.live import Level
-from gudang.api.models import BinStock, ReorderItem, SkuStock, StockStatus
+from gudang.api.models import ReorderItem, StockStatus
 
 from gudang.site import Bin, Site, Sku
 
-__all__ = ["bin_stock", "reorder", "sku_stock", "status"]
+__all__ = ["bin_stock", "reorder", "site_stock", "sku_stock", "status"]
 
 Levels = Mapping[tuple[str, str], Level]
+Json = dict[str, Any]
 
 
 def status(sku: Sku, quantity: float | None, complete: bool = True) -> StockStatus:
@@ -24,51 +32,55 @@ def status(sku: Sku, quantity: float | None, complete: bool = True) -> StockStat
     return "ok"
 
 
-def bin_stock(b: Bin, sku: Sku, levels: Levels) -> BinStock:
+def bin_stock(b: Bin, sku: Sku, levels: Levels) -> Json:
     # Only levels recorded while the bin held this SKU count.
     hit = levels.get((b.id, sku.id))
     fill = None
     if hit is not None and b.capacity_kg:
         fill = round(min(max(hit.net_kg / b.capacity_kg, 0.0), 1.0), 4)
-    return BinStock(
-        bin=b.id, rack=b.rack, sku=sku.id, unit=sku.unit,
-        quantity=hit.qty if hit else None, net_kg=hit.net_kg if hit else None,
-        capacity_kg=b.capacity_kg, fill=fill, updated_at=hit.ts if hit else None,
-    )  # fmt: skip
+    return {
+        "bin": b.id, "rack": b.rack, "sku": sku.id, "unit": sku.unit,
+        "quantity": hit.qty if hit else None, "net_kg": hit.net_kg if hit else None,
+        "capacity_kg": b.capacity_kg, "fill": fill, "updated_at": hit.ts if hit else None,
+    }  # fmt: skip
 
 
-def sku_stock(site: Site, sku: Sku, levels: Levels) -> SkuStock:
+def sku_stock(site: Site, sku: Sku, levels: Levels) -> Json:
     bins = [bin_stock(b, sku, levels) for b in site.bins_of_sku(sku.id)]
-    known = [x for x in bins if x.quantity is not None]
-    quantity = sum(x.quantity for x in known) if known else None  # type: ignore[misc]
-    net = sum(x.net_kg for x in known) if known else None  # type: ignore[misc]
-    return SkuStock(
-        sku=sku.id, name=sku.name, grade=sku.grade, group=sku.group, unit=sku.unit,
-        quantity=quantity, net_kg=net, minimum=sku.minimum, reorder_point=sku.reorder_point,
-        reorder_quantity=sku.reorder_quantity,
-        status=status(sku, quantity, len(known) == len(bins)),
-        updated_at=min((x.updated_at for x in known if x.updated_at), default=None),
-        bins=bins,
-    )  # fmt: skip
+    known = [x for x in bins if x["quantity"] is not None]
+    quantity = sum(x["quantity"] for x in known) if known else None
+    net = sum(x["net_kg"] for x in known) if known else None
+    return {
+        "sku": sku.id, "name": sku.name, "grade": sku.grade, "group": sku.group,
+        "unit": sku.unit, "quantity": quantity, "net_kg": net, "minimum": sku.minimum,
+        "reorder_point": sku.reorder_point, "reorder_quantity": sku.reorder_quantity,
+        "status": status(sku, quantity, len(known) == len(bins)),
+        "updated_at": min((x["updated_at"] for x in known), default=None),
+        "bins": bins,
+    }  # fmt: skip
 
 
-def reorder(site: Site, levels: Levels) -> list[ReorderItem]:
+def site_stock(site: Site, levels: Levels) -> list[Json]:
+    return [sku_stock(site, sku, levels) for sku in site.skus]
+
+
+def reorder(site: Site, stock: list[Json]) -> list[ReorderItem]:
     """Every SKU at or below its reorder point, most urgent first."""
     out = []
-    for sku in site.skus:
-        s = sku_stock(site, sku, levels)
-        if s.quantity is None or s.quantity > sku.reorder_point:
+    for s in stock:
+        sku = site.sku(s["sku"])
+        if s["quantity"] is None or s["quantity"] > sku.reorder_point:
             continue
         suggested = sku.reorder_quantity
         if sku.target is not None:
-            suggested = max(suggested, sku.target - s.quantity)
+            suggested = max(suggested, sku.target - s["quantity"])
         if sku.unit == "pcs":
             suggested = float(-(-suggested // 1))  # whole pieces, rounded up
         out.append(
             ReorderItem(
-                sku=sku.id, name=sku.name, group=sku.group, unit=sku.unit, quantity=s.quantity,
+                sku=sku.id, name=sku.name, group=sku.group, unit=sku.unit, quantity=s["quantity"],
                 minimum=sku.minimum, reorder_point=sku.reorder_point,
-                suggested_quantity=round(suggested, 3), status=s.status,
+                suggested_quantity=round(suggested, 3), status=s["status"],
             )
         )  # fmt: skip
     urgency = {"critical": 0, "low": 1, "ok": 2, "unknown": 3}

@@ -51,6 +51,13 @@ class ApiSettings(BaseModel):
     live_poll_s: float = Field(
         default=1.0, gt=0, le=60, description="How often the live view asks InfluxDB for news."
     )
+    live_full_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How often it re-reads every bin's last level (catches points with old "
+        "device times, e.g. replayed after an outage).",
+    )
 
 
 class Settings(BaseSettings):

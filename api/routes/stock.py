@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -23,7 +23,8 @@ from gudang.api.models import (
 )
 from gudang.api.queries import MAX_POINTS, history, movements
 from gudang.api.routes.params import interval_ms, time_range
-from gudang.api.stock import bin_stock, reorder, sku_stock
+from gudang.api.stock import bin_stock, reorder, site_stock, sku_stock
+from pydantic_core import to_json
 
 from gudang.site import Sku
 
@@ -52,6 +53,18 @@ def _loaded(request: Request) -> None:
                        f"the live view has not loaded yet: {live.error or 'loading'}")  # fmt: skip
 
 
+def _stock(request: Request) -> list[dict[str, Any]]:
+    c = ctx(request)
+    _loaded(request)
+    return c.live.derived("stock", lambda: site_stock(c.site, c.live.levels))
+
+
+def _json(body: object) -> Response:
+    """Already in the response model's shape (api/stock.py): serialised once,
+    not validated again by FastAPI."""
+    return Response(to_json(body), media_type="application/json")
+
+
 @router.get("/stock", response_model=StockPage)
 async def stock(
     request: Request,
@@ -60,28 +73,37 @@ async def stock(
     q: str | None = Query(None, max_length=100, description="Text in the SKU id or name."),
     limit: int = Limit,
     offset: int = Offset,
-) -> StockPage:
+) -> Response:
     """Current stock per SKU: quantity in the SKU's unit, bins, status. Paginated."""
     c = ctx(request)
     _loaded(request)
-    items = [sku_stock(c.site, sku, c.live.levels) for sku in c.site.skus]
-    if status is not None:
-        items = [i for i in items if i.status == status]
-    if group is not None:
-        items = [i for i in items if i.group == group]
-    if q:
-        needle = q.casefold()
-        items = [i for i in items if needle in i.sku.casefold() or needle in i.name.casefold()]
-    return StockPage(site=c.site.site.id, stale=c.live.error is not None, total=len(items),
-                     limit=limit, offset=offset, items=items[offset : offset + limit])  # fmt: skip
+    stale = c.live.error is not None
+
+    def page() -> bytes:
+        items = _stock(request)
+        if status is not None:
+            items = [i for i in items if i["status"] == status]
+        if group is not None:
+            items = [i for i in items if i["group"] == group]
+        if q:
+            n = q.casefold()
+            items = [i for i in items if n in i["sku"].casefold() or n in i["name"].casefold()]
+        return to_json({"site": c.site.site.id, "stale": stale, "total": len(items),
+                        "limit": limit, "offset": offset,
+                        "items": items[offset : offset + limit]})  # fmt: skip
+
+    # Serialised once per change of the live view and query (an ordering
+    # system polling every second costs one JSON encoding, not one per call).
+    body = c.live.derived(("stock-page", status, group, q, limit, offset, stale), page)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/stock/{sku_id}", response_model=SkuStock)
-async def one_sku(request: Request, sku_id: str) -> SkuStock:
+async def one_sku(request: Request, sku_id: str) -> Response:
     """One SKU's stock, with its bins."""
     c = ctx(request)
     _loaded(request)
-    return sku_stock(c.site, _sku(request, sku_id), c.live.levels)
+    return _json(sku_stock(c.site, _sku(request, sku_id), c.live.levels))
 
 
 @router.get("/bins", response_model=BinPage)
@@ -91,22 +113,22 @@ async def bins(
     sku: str | None = Query(None, max_length=64),
     limit: int = Limit,
     offset: int = Offset,
-) -> BinPage:
+) -> Response:
     """Every bin's level, filterable by rack and SKU. Paginated."""
     c = ctx(request)
     _loaded(request)
     chosen = [b for b in c.site.bins if (rack is None or b.rack == rack)
               and (sku is None or b.sku == sku)]  # fmt: skip
     page = [bin_stock(b, c.site.sku(b.sku), c.live.levels) for b in chosen[offset : offset + limit]]
-    return BinPage(site=c.site.site.id, total=len(chosen), limit=limit, offset=offset, items=page)
+    return _json({"site": c.site.site.id, "total": len(chosen), "limit": limit, "offset": offset,
+                  "items": page})  # fmt: skip
 
 
 @router.get("/reorder", response_model=ReorderList)
 async def reorder_suggestions(request: Request) -> ReorderList:
     """SKUs at or below their reorder point, with a suggested order quantity."""
     c = ctx(request)
-    _loaded(request)
-    return ReorderList(site=c.site.site.id, items=reorder(c.site, c.live.levels))
+    return ReorderList(site=c.site.site.id, items=reorder(c.site, _stock(request)))
 
 
 def _csv(h: History) -> Response:

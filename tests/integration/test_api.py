@@ -92,7 +92,8 @@ def stack(
     collector = spawn("collector", "--site", str(site))
     wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
     port = free_port()
-    api = spawn("api", "--site", str(site), "--port", str(port), GUDANG_API__LIVE_POLL_S="0.2")
+    api = spawn("api", "--site", str(site), "--port", str(port), GUDANG_API__LIVE_POLL_S="0.2",
+                GUDANG_API__LIVE_FULL_S="1")  # readings here are an hour old: full reads  # fmt: skip
     s = Stack(f"http://127.0.0.1:{port}", api_keys, site_id, mqtt_settings, api, collector, {})
     wait_for(lambda: _ready(s.base), timeout=30, what="api ready")
     yield s
