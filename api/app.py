@@ -21,6 +21,8 @@ from gudang.api.keys import KeyStore
 from gudang.api.live import LiveStock
 from gudang.api.models import ErrorBody, Health
 from gudang.api.routes import admin, alerts, devices, events, stock
+from gudang.api.routes import webhooks as webhook_routes
+from gudang.api.webhooks import Dispatcher, WebhookStore
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -71,14 +73,17 @@ def create_app(site: Site, settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub = EventHub()
-        keys = KeyStore(settings.api.keys_file)
+        keys = KeyStore(settings.api.state_file)
+        webhooks = WebhookStore(settings.api.state_file)
         stop = asyncio.Event()
         async with InfluxClient(settings.influx) as db:
             live = LiveStock(db, site.site.id, hub, poll_s=settings.api.live_poll_s,
                              full_every_s=settings.api.live_full_s)  # fmt: skip
             bridge = Bridge(settings.mqtt, site.site.id, hub)
-            app.state.ctx = Context(site=site, db=db, live=live, bridge=bridge, keys=keys, hub=hub)
-            tasks = [asyncio.create_task(live.run(stop)), asyncio.create_task(bridge.run(stop))]
+            app.state.ctx = Context(site=site, db=db, live=live, bridge=bridge, keys=keys, hub=hub,
+                                    webhooks=webhooks)  # fmt: skip
+            dispatcher = Dispatcher(webhooks, hub, retry_base_s=settings.api.webhook_retry_s)
+            tasks = [asyncio.create_task(t.run(stop)) for t in (live, bridge, dispatcher)]
             mqtt = f"{settings.mqtt.host}:{settings.mqtt.port}"
             log.info("api_start", site=site.site.id, influx=settings.influx.url, mqtt=mqtt,
                      keys=str(keys.path))  # fmt: skip
@@ -89,6 +94,7 @@ def create_app(site: Site, settings: Settings) -> FastAPI:
                 hub.close()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 keys.close()
+                webhooks.close()
         log.info("api_stop")
 
     app = FastAPI(
@@ -166,7 +172,9 @@ def create_app(site: Site, settings: Settings) -> FastAPI:
         metrics.bins.set(len(c.live.levels))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    for r in (stock.router, alerts.router, devices.router, admin.router, events.router):
+    routers = (stock.router, alerts.router, devices.router, admin.router, webhook_routes.router,
+               events.router)  # fmt: skip
+    for r in routers:
         app.include_router(r)
     if DASHBOARD.is_dir():
         app.mount("/", StaticFiles(directory=DASHBOARD, html=True), name="dashboard")

@@ -10,6 +10,7 @@ from gudang.api.bridge import Bridge
 from gudang.api.hub import EventHub
 from gudang.api.keys import KeyStore
 from gudang.api.live import LiveStock
+from gudang.api.webhooks import WebhookStore
 
 from gudang.influx import InfluxClient
 from gudang.site import Site
@@ -25,6 +26,7 @@ class Context:
     bridge: Bridge
     keys: KeyStore
     hub: EventHub
+    webhooks: WebhookStore
 
 
 def ctx(request: Request) -> Context:

@@ -183,13 +183,13 @@ def main() -> None:
             site = tmp / "site.yaml"
             write_site(site)
             seed(influx)
-            keys = KeyStore(tmp / "keys.db")
+            keys = KeyStore(tmp / "state.db")
             _, key = keys.create("bench", "read")
             keys.close()
             port = free_port()
             env = {"GUDANG_INFLUX__URL": db.url, "GUDANG_INFLUX__DATABASE": "load",
                    "GUDANG_MQTT__PORT": str(free_port()),  # no broker: the API runs without
-                   "GUDANG_API__KEYS_FILE": str(tmp / "keys.db"),
+                   "GUDANG_API__STATE_FILE": str(tmp / "state.db"),
                    "GUDANG_LOG_LEVEL": "warning"}  # fmt: skip
             api = GudangProcess(["api", "--site", str(site), "--port", str(port)], env,
                                 tmp / "api.log")  # fmt: skip

@@ -197,27 +197,27 @@ api_key = typer.Typer(
 )
 app.add_typer(api_key, name="api-key")
 
-KeysOpt = typer.Option(
+StateOpt = typer.Option(
     None,
-    "--keys-file",
-    help="The key store [default: GUDANG_API__KEYS_FILE or ./gudang-api-keys.db].",
+    "--state-file",
+    help="The API's state file [default: GUDANG_API__STATE_FILE or ./gudang-api.db].",
 )
 
 
 def _keys(path: Path | None) -> KeyStore:
     from gudang.api.keys import KeyStore
 
-    return KeyStore(path or Settings().api.keys_file)
+    return KeyStore(path or Settings().api.state_file)
 
 
 @api_key.command("create")
 def api_key_create(
     name: str = typer.Option(..., help="Who or what uses the key, e.g. ordering-system."),
     scope: str = typer.Option("read", help="read | staff (read + acknowledge) | admin."),
-    keys_file: Path | None = KeysOpt,
+    state_file: Path | None = StateOpt,
 ) -> None:
     """Create a key and print it once: it is stored only as a hash."""
-    store = _keys(keys_file)
+    store = _keys(state_file)
     try:
         key, token = store.create(name, scope)  # type: ignore[arg-type]
     except ValueError as exc:
@@ -231,13 +231,13 @@ def api_key_create(
 
 
 @api_key.command("list")
-def api_key_list(keys_file: Path | None = KeysOpt) -> None:
+def api_key_list(state_file: Path | None = StateOpt) -> None:
     """Every key: id, name, scope, created, revoked (never the secret)."""
     from datetime import UTC, datetime
 
     from rich.table import Table
 
-    store = _keys(keys_file)
+    store = _keys(state_file)
     table = Table("id", "name", "scope", "created (UTC)", "revoked (UTC)")
 
     def when(ms: int | None) -> str:
@@ -252,10 +252,10 @@ def api_key_list(keys_file: Path | None = KeysOpt) -> None:
 @api_key.command("revoke")
 def api_key_revoke(
     key_id: str = typer.Argument(..., help="The key's id (from `list`)."),
-    keys_file: Path | None = KeysOpt,
+    state_file: Path | None = StateOpt,
 ) -> None:
     """Revoke a key: requests with it get 401 from then on."""
-    store = _keys(keys_file)
+    store = _keys(state_file)
     done = store.revoke(key_id)
     store.close()
     if not done:

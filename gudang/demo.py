@@ -114,7 +114,7 @@ def run_demo(
         shutil.rmtree(workdir / d, ignore_errors=True)  # each demo starts from empty stock
     (workdir / "logs").mkdir(parents=True)
     (workdir / "api").mkdir()
-    keys = KeyStore(workdir / "api" / "keys.db")
+    keys = KeyStore(workdir / "api" / "state.db")
     _, key = keys.create("demo", "admin")
     keys.close()
     key_file = workdir / "api" / "demo-key.txt"
@@ -144,7 +144,7 @@ def run_demo(
             GUDANG_INFLUX__DATABASE="gudang",
             GUDANG_API__HOST="127.0.0.1",
             GUDANG_API__PORT=str(api_port),
-            GUDANG_API__KEYS_FILE=str(workdir / "api" / "keys.db"),
+            GUDANG_API__STATE_FILE=str(workdir / "api" / "state.db"),
             GUDANG_LOG_FORMAT="json",
             GUDANG_SITE=str(site_file),
         )

@@ -44,12 +44,19 @@ class InfluxSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)
-    keys_file: Path = Field(
-        default=Path("gudang-api-keys.db"),
-        description="API keys (hashed), managed with `gudang api-key`.",
+    state_file: Path = Field(
+        default=Path("gudang-api.db"),
+        description="The API's own state: keys (hashed; `gudang api-key`), webhook "
+        "subscriptions and their delivery log. Keep it private (it holds webhook secrets).",
     )
     live_poll_s: float = Field(
         default=1.0, gt=0, le=60, description="How often the live view asks InfluxDB for news."
+    )
+    webhook_retry_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=600,
+        description="Webhook retries wait this, then twice as long each time (5 attempts).",
     )
     live_full_s: float = Field(
         default=30.0,

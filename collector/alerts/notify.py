@@ -13,27 +13,20 @@ sha256=<hex>``, the HMAC-SHA256 of ``<timestamp>.<body>`` with the key.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import os
 
 import httpx
 
 from gudang import logs
-from gudang.contract import Alert, now_ms
+from gudang.contract import Alert
 from gudang.site import Site
+from gudang.webhooks import deliver, sign
 
 __all__ = ["Notifier", "sign"]
 
 log = logs.get("collector.notify")
 
 _ATTEMPTS = 5
-
-
-def sign(secret: bytes, timestamp: str, body: bytes) -> str:
-    return (
-        "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    )
 
 
 class Notifier:
@@ -80,31 +73,25 @@ class Notifier:
     async def _webhook(
         self, http: httpx.AsyncClient, url: str, secret_env: str | None, alert: Alert
     ) -> None:
-        body = alert.model_dump_json().encode()
-        for attempt in range(1, _ATTEMPTS + 1):
-            ts = str(now_ms())
-            headers = {"Content-Type": "application/json", "X-Gudang-Timestamp": ts}
-            if secret_env:
-                secret = os.environ.get(secret_env, "")
-                if not secret:
-                    log.error("webhook_secret_missing", url=url, variable=secret_env)
-                    self.failed += 1
-                    return
-                headers["X-Gudang-Signature"] = sign(secret.encode(), ts, body)
-            try:
-                resp = await http.post(url, content=body, headers=headers)
-                if resp.status_code < 300:
-                    self.delivered += 1
-                    log.info("webhook_delivered", url=url, kind=alert.kind, subject=alert.subject,
-                             state=alert.state, attempt=attempt)  # fmt: skip
-                    return
-                error = f"HTTP {resp.status_code}"
-            except httpx.HTTPError as exc:
-                error = type(exc).__name__
-            log.warning("webhook_retry", url=url, attempt=attempt, error=error)
-            await asyncio.sleep(self.retry_base_s * 2 ** (attempt - 1))
-        self.failed += 1
-        log.error("webhook_failed", url=url, kind=alert.kind, subject=alert.subject)
+        secret: bytes | None = None
+        if secret_env:
+            secret = os.environ.get(secret_env, "").encode()
+            if not secret:
+                log.error("webhook_secret_missing", url=url, variable=secret_env)
+                self.failed += 1
+                return
+        tries = await deliver(http, url, alert.model_dump_json().encode(), secret,
+                              attempts=_ATTEMPTS, retry_base_s=self.retry_base_s)  # fmt: skip
+        for t in tries[:-1]:
+            log.warning("webhook_retry", url=url, attempt=t.number, error=t.error)
+        if tries[-1].ok:
+            self.delivered += 1
+            log.info("webhook_delivered", url=url, kind=alert.kind, subject=alert.subject,
+                     state=alert.state, attempt=len(tries))  # fmt: skip
+        else:
+            self.failed += 1
+            log.error("webhook_failed", url=url, kind=alert.kind, subject=alert.subject,
+                      error=tries[-1].error)  # fmt: skip
 
     async def _apprise(self, urls_env: str, language: str, alert: Alert) -> None:
         urls = os.environ.get(urls_env, "").split()

@@ -51,7 +51,7 @@ def spawn(
         env.setdefault("GUDANG_EDGE_OUTBOX", str(tmp_path / "edge-outbox.db"))
         env.setdefault("GUDANG_COLLECTOR_SPOOL", str(tmp_path / "collector-spool.db"))
         env.setdefault("GUDANG_COLLECTOR_STATE", str(tmp_path / "collector-state.db"))
-        env.setdefault("GUDANG_API__KEYS_FILE", str(tmp_path / "api-keys.db"))
+        env.setdefault("GUDANG_API__STATE_FILE", str(tmp_path / "api-state.db"))
         proc = GudangProcess(list(args), service_env(mqtt_settings, influx_settings, **env), log)
         started.append(proc)
         return proc
@@ -64,7 +64,7 @@ def spawn(
 @pytest.fixture
 def api_keys(tmp_path: Path) -> dict[str, str]:
     """One key per scope in the keys file `spawn` gives the API: scope -> token."""
-    store = KeyStore(tmp_path / "api-keys.db")
+    store = KeyStore(tmp_path / "api-state.db")
     keys = {scope: store.create(f"test-{scope}", scope)[1] for scope in SCOPES}
     store.close()
     return keys

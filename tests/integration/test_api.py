@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from gudang.contract import TagEvent, WeightReading
 from gudang.services import free_port
 from gudang.settings import MqttSettings
 from gudang.testing import GudangProcess, MqttRecorder, auth, wait_for
+from gudang.webhooks import sign
 
 T0 = int(time.time() * 1000) - 3_600_000  # an hour ago: inside the default ranges
 
@@ -80,6 +82,11 @@ class Stack:
         return self.get(f"/api/v1/stock/{sku}").json()  # type: ignore[no-any-return]
 
 
+# Readings here are an hour old: the live view re-reads every bin each second.
+API_ENV = {"GUDANG_API__LIVE_POLL_S": "0.2", "GUDANG_API__LIVE_FULL_S": "1",
+           "GUDANG_API__WEBHOOK_RETRY_S": "0.2"}  # fmt: skip
+
+
 @pytest.fixture
 def stack(
     tmp_path: Path,
@@ -92,8 +99,7 @@ def stack(
     collector = spawn("collector", "--site", str(site))
     wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
     port = free_port()
-    api = spawn("api", "--site", str(site), "--port", str(port), GUDANG_API__LIVE_POLL_S="0.2",
-                GUDANG_API__LIVE_FULL_S="1")  # readings here are an hour old: full reads  # fmt: skip
+    api = spawn("api", "--site", str(site), "--port", str(port), **API_ENV)
     s = Stack(f"http://127.0.0.1:{port}", api_keys, site_id, mqtt_settings, api, collector, {})
     wait_for(lambda: _ready(s.base), timeout=30, what="api ready")
     yield s
@@ -127,8 +133,8 @@ def test_keys_scopes_and_json_errors(stack: Stack, tmp_path: Path) -> None:
     assert httpx.post(ack, json=body, headers=auth(stack.keys["staff"])).status_code == 404
     # revoked with the CLI: refused from the next request on
     key_id = stack.keys["read"].split("_")[1]
-    revoke = GudangProcess(["api-key", "revoke", key_id, "--keys-file",
-                            str(tmp_path / "api-keys.db")], {}, tmp_path / "revoke.log")  # fmt: skip
+    revoke = GudangProcess(["api-key", "revoke", key_id, "--state-file",
+                            str(tmp_path / "api-state.db")], {}, tmp_path / "revoke.log")  # fmt: skip
     assert revoke.proc.wait(30) == 0, revoke.tail()
     assert httpx.get(url, headers=auth(stack.keys["read"])).status_code == 401
     # no key ever reaches a log line
@@ -334,3 +340,79 @@ def test_openapi_contract_holds_for_generated_requests(stack: Stack) -> None:
         run()
         checked.append(f"{op.method.upper()} {op.path}")
     assert len(checked) >= 14, checked
+
+
+class Receiver:
+    """A local endpoint for webhooks; answers 500 to the first POST (a retry)."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[dict[str, str], bytes]] = []
+        self.refused = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if outer.refused == 0:
+                    outer.refused += 1
+                    self.send_response(500)
+                else:
+                    outer.posts.append((dict(self.headers), body))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/gudang"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_webhook_subscription_signed_retried_logged_and_not_repeated(
+    stack: Stack, spawn: Callable[..., GudangProcess], tmp_path: Path
+) -> None:
+    receiver = Receiver()
+    admin = auth(stack.keys["admin"])
+    hooks = f"{stack.base}/api/v1/webhooks"
+    assert httpx.post(hooks, json={"url": receiver.url}, headers=auth(stack.keys["staff"])
+                      ).status_code == 403  # fmt: skip
+    assert httpx.post(hooks, json={"url": "ftp://x"}, headers=admin).status_code == 422
+    made = httpx.post(hooks, json={"url": receiver.url, "kinds": ["low_stock"]}, headers=admin)
+    assert made.status_code == 201, made.text
+    hook = made.json()
+    assert hook["states"] == ["raised", "cleared"] and hook["created_by"] == "test-admin"
+    listed = httpx.get(hooks, headers=admin).json()["items"]
+    assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0]
+
+    now = int(time.time() * 1000)
+    stack.weigh("scale-1", 60 + 7.4 * 3, now)
+    stack.weigh("scale-2", 60 + 7.4 * 2, now + 1)  # 5 pcs <= minimum 10
+    wait_for(lambda: receiver.posts, timeout=20, what="the webhook")
+    headers, body = receiver.posts[0]
+    alert = json.loads(body)
+    assert (alert["kind"], alert["subject"], alert["state"]) == ("low_stock", "RB-D10", "raised")
+    expected = sign(hook["secret"].encode(), headers["X-Gudang-Timestamp"], body)
+    assert headers["X-Gudang-Signature"] == expected
+    log = wait_for(
+        lambda: httpx.get(f"{hooks}/{hook['id']}/deliveries", headers=admin).json()["items"],
+        what="delivery log",
+    )
+    assert log[0]["attempts"] == 2 and log[0]["ok"] is True and log[0]["status"] == 204
+
+    # A restarted API sees the retained alert again: it must not send it twice.
+    assert stack.api.stop() == 0
+    port = int(stack.base.rsplit(":", 1)[1])
+    stack.api = spawn("api", "--site", str(tmp_path / "site.yaml"), "--port", str(port),
+                      **API_ENV)  # fmt: skip
+    wait_for(lambda: _ready(stack.base), timeout=30, what="api again")
+    stack.weigh("scale-1", 60 + 7.4 * 40, now + 2)  # refilled: cleared
+    wait_for(lambda: len(receiver.posts) >= 2, timeout=20, what="the cleared webhook")
+    time.sleep(1.0)
+    states = [json.loads(b)["state"] for _, b in receiver.posts]
+    assert states == ["raised", "cleared"]
+
+    assert httpx.delete(f"{hooks}/{hook['id']}", headers=admin).status_code == 204
+    assert httpx.get(hooks, headers=admin).json()["items"] == []
+    assert httpx.delete(f"{hooks}/{hook['id']}", headers=admin).status_code == 404
+    receiver.server.shutdown()
