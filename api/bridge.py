@@ -22,6 +22,8 @@ from gudang.contract import (
     Calibrate,
     CalibrationResult,
     DeviceStatus,
+    SkuSettings,
+    SkuUpdate,
     TopicKind,
     now_ms,
     parse,
@@ -50,7 +52,9 @@ class Bridge:
         self.devices: dict[str, DeviceStatus] = {}
         self.edges: dict[str, DeviceStatus] = {}
         self._client: aiomqtt.Client | None = None
-        self._waiting: dict[str, asyncio.Future[CalibrationResult]] = {}
+        self._waiting: dict[str, asyncio.Future[Any]] = {}  # request id -> its answer
+        self.skus: dict[str, SkuSettings] = {}  # effective settings, as the collector says
+        self.settings_version = 0
         self.client_id = f"gudang-api-{site_id}-{os.getpid()}-{secrets.token_hex(2)}"
 
     @property
@@ -79,6 +83,15 @@ class Bridge:
                 book = self.devices if parsed.kind is TopicKind.DEVICE_STATUS else self.edges
                 book[status.id] = status
                 self.hub.publish({"type": "status", **status.model_dump(mode="json")})
+            elif parsed.kind is TopicKind.SKU_SETTINGS:
+                if not payload:
+                    return
+                settings = SkuSettings.model_validate_json(payload)
+                self.skus[settings.sku] = settings
+                self.settings_version += 1
+                waiting = self._waiting.pop(settings.request or "", None)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(settings)
             elif parsed.kind is TopicKind.CALIBRATION_RESULT:
                 result = CalibrationResult.model_validate_json(payload)
                 fut = self._waiting.pop(result.id, None)
@@ -94,6 +107,7 @@ class Bridge:
             subscription(TopicKind.DEVICE_STATUS, self.site_id),
             subscription(TopicKind.EDGE_STATUS, self.site_id),
             subscription(TopicKind.CALIBRATION_RESULT, self.site_id),
+            subscription(TopicKind.SKU_SETTINGS, self.site_id),
         ]
         backoff = 0.5
         while not stop.is_set():
@@ -140,22 +154,29 @@ class Bridge:
         name = topic(TopicKind.ALERT_ACK, self.site_id, kind=kind, subject=subject)
         await self._publish(name, ack.model_dump_json().encode())
 
-    async def calibrate(
-        self, bin_id: str, op: str, by: str, pieces: int | None = None, timeout_s: float = 10.0
-    ) -> CalibrationResult:
-        req = Calibrate(id=secrets.token_hex(8), op=op, pieces=pieces, by=by, ts=now_ms())  # type: ignore[arg-type]
-        fut: asyncio.Future[CalibrationResult] = asyncio.get_running_loop().create_future()
-        self._waiting[req.id] = fut
+    async def _request(self, name: str, body: bytes, req_id: str, timeout_s: float) -> Any:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[req_id] = fut
         try:
-            name = topic(TopicKind.CALIBRATE, self.site_id, bin_id=bin_id)
-            await self._publish(name, req.model_dump_json().encode())
+            await self._publish(name, body)
             return await asyncio.wait_for(fut, timeout_s)
         except TimeoutError as exc:
             raise BrokerUnavailable(
                 f"no answer from the collector within {timeout_s:g} s (is it running?)"
             ) from exc
         finally:
-            self._waiting.pop(req.id, None)
+            self._waiting.pop(req_id, None)
 
-    def snapshot(self) -> dict[str, Any]:
-        return {"alerts": len(self.alerts), "devices": len(self.devices)}
+    async def calibrate(
+        self, bin_id: str, op: str, by: str, pieces: int | None = None, timeout_s: float = 10.0
+    ) -> CalibrationResult:
+        req = Calibrate(id=secrets.token_hex(8), op=op, pieces=pieces, by=by, ts=now_ms())  # type: ignore[arg-type]
+        name = topic(TopicKind.CALIBRATE, self.site_id, bin_id=bin_id)
+        return await self._request(name, req.model_dump_json().encode(), req.id, timeout_s)  # type: ignore[no-any-return]
+
+    async def update_sku(
+        self, sku_id: str, changes: dict[str, float], by: str, timeout_s: float = 10.0
+    ) -> SkuSettings:
+        req = SkuUpdate(id=secrets.token_hex(8), by=by, ts=now_ms(), **changes)
+        name = topic(TopicKind.SKU_UPDATE, self.site_id, sku_id=sku_id)
+        return await self._request(name, req.model_dump_json().encode(), req.id, timeout_s)  # type: ignore[no-any-return]

@@ -14,9 +14,10 @@ from typing import Any
 from gudang.api.live import Level
 from gudang.api.models import ReorderItem, StockStatus
 
+from gudang.contract import SkuSettings
 from gudang.site import Bin, Site, Sku
 
-__all__ = ["bin_stock", "reorder", "site_stock", "sku_stock", "status"]
+__all__ = ["bin_stock", "effective", "reorder", "site_stock", "sku_stock", "status"]
 
 Levels = Mapping[tuple[str, str], Level]
 Json = dict[str, Any]
@@ -60,15 +61,29 @@ def sku_stock(site: Site, sku: Sku, levels: Levels) -> Json:
     }  # fmt: skip
 
 
-def site_stock(site: Site, levels: Levels) -> list[Json]:
-    return [sku_stock(site, sku, levels) for sku in site.skus]
+def effective(site: Site, settings: Mapping[str, SkuSettings]) -> dict[str, Sku]:
+    """The site file's SKUs with the settings the collector announces (changes
+    made at run time: thresholds, order quantities, calibrated unit weight)."""
+    out = {}
+    for sku in site.skus:
+        now = settings.get(sku.id)
+        if now is not None:
+            sku = sku.model_copy(update=now.model_dump(
+                include={"unit_weight_kg", "minimum", "reorder_point", "reorder_quantity",
+                         "target"}))  # fmt: skip
+        out[sku.id] = sku
+    return out
 
 
-def reorder(site: Site, stock: list[Json]) -> list[ReorderItem]:
+def site_stock(site: Site, skus: Mapping[str, Sku], levels: Levels) -> list[Json]:
+    return [sku_stock(site, sku, levels) for sku in skus.values()]
+
+
+def reorder(skus: Mapping[str, Sku], stock: list[Json]) -> list[ReorderItem]:
     """Every SKU at or below its reorder point, most urgent first."""
     out = []
     for s in stock:
-        sku = site.sku(s["sku"])
+        sku = skus[s["sku"]]
         if s["quantity"] is None or s["quantity"] > sku.reorder_point:
             continue
         suggested = sku.reorder_quantity

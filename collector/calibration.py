@@ -1,5 +1,6 @@
 """Calibration that takes effect without a restart: bin tares and SKU unit
-weights set from a sampled stable reading, kept on disk, applied from then on.
+weights set from a sampled stable reading, and SKU thresholds and order
+quantities set by request; kept on disk, applied from then on.
 
 The site file holds the values at install time; these overrides, owned by the
 collector alone, win over them until the site file is edited.
@@ -9,12 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from gudang.site import Site, Sku
 from gudang.sqlite import open_db
 
 __all__ = ["Calibration", "CalibrationError"]
 
 MIN_SAMPLE = 10  # pieces: fewer make a poor unit weight (weighing practice)
+_SETTINGS = ("minimum", "reorder_point", "reorder_quantity", "target")
 
 
 class CalibrationError(ValueError):
@@ -30,13 +34,20 @@ class Calibration:
             path,
             "full",
             "CREATE TABLE IF NOT EXISTS calibration (what TEXT NOT NULL, id TEXT NOT NULL,"
-            " value REAL NOT NULL, PRIMARY KEY (what, id));",
+            " value REAL NOT NULL, PRIMARY KEY (what, id));"
+            "CREATE TABLE IF NOT EXISTS sku_change (sku TEXT PRIMARY KEY, at INTEGER NOT NULL,"
+            " by TEXT NOT NULL);",
         )
+        self.changed: dict[str, tuple[int, str]] = {}  # SKU -> (when, by) of the last change
         for what, key, value in self._db.execute("SELECT what, id, value FROM calibration"):
             if what == "tare" and key in self.tares:
                 self.tares[key] = value
             elif what == "unit_weight" and key in self.skus:
                 self.skus[key] = self.skus[key].model_copy(update={"unit_weight_kg": value})
+            elif what in _SETTINGS and key in self.skus:
+                self.skus[key] = self.skus[key].model_copy(update={what: value})
+        for sku_id, at, by in self._db.execute("SELECT sku, at, by FROM sku_change"):
+            self.changed[sku_id] = (at, by)
 
     def _save(self, what: str, key: str, value: float) -> None:
         self._db.execute(
@@ -71,6 +82,26 @@ class Calibration:
         self.skus[sku_id] = sku.model_copy(update={"unit_weight_kg": value})
         self._save("unit_weight", sku_id, value)
         return value, previous
+
+    def set_settings(self, sku_id: str, changes: dict[str, float], at: int, by: str) -> Sku:
+        """New thresholds / order quantities for a SKU, checked as the site file
+        would check them (e.g. reorder_point >= minimum); returns the new SKU."""
+        if sku_id not in self.skus:
+            raise CalibrationError(f"unknown SKU {sku_id!r}")
+        if not changes:
+            raise CalibrationError("nothing to change")
+        try:
+            new = Sku.model_validate({**self.skus[sku_id].model_dump(), **changes})
+        except ValidationError as exc:
+            raise CalibrationError("; ".join(e["msg"] for e in exc.errors())) from exc
+        with self._db:
+            self._db.execute("BEGIN")
+            for what, value in changes.items():
+                self._save(what, sku_id, value)
+            self._db.execute("INSERT OR REPLACE INTO sku_change VALUES (?, ?, ?)", (sku_id, at, by))
+        self.skus[sku_id] = new
+        self.changed[sku_id] = (at, by)
+        return new
 
     def close(self) -> None:
         self._db.close()

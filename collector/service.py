@@ -32,6 +32,8 @@ from gudang.contract import (
     CalibrationResult,
     DeadLetter,
     DeviceStatus,
+    SkuSettings,
+    SkuUpdate,
     TagEvent,
     TopicKind,
     now_ms,
@@ -80,7 +82,7 @@ class Collector:
         self.calibration = Calibration(site, state)
         self.engine = StockEngine(site, self.calibration)
         self.alerts = AlertMonitor(site, self.engine, state)
-        self._results_out: list[tuple[str, bytes]] = []  # calibration results to publish
+        self._results_out: list[tuple[str, bytes, bool]] = []  # results, settings (retained?)
         self.notifier = Notifier(site)
         self._alerts_out: list[Alert] = []  # transitions not yet published (retained)
         self._outgoing = asyncio.Event()  # alerts or results wait to be published
@@ -136,7 +138,9 @@ class Collector:
         log.info("calibration", bin=bin_id, op=req.op, by=req.by, ok=result.ok, value=value,
                  previous=previous, error=error)  # fmt: skip
         name = topic(TopicKind.CALIBRATION_RESULT, self.site_id, bin_id=bin_id)
-        self._results_out.append((name, result.model_dump_json().encode()))
+        self._results_out.append((name, result.model_dump_json().encode(), False))
+        if b is not None and value is not None and req.op == "unit_weight":
+            self._announce(b.sku)
         if b is not None and value is not None:
             fields: dict[str, FieldValue] = {"value": value, "by": req.by, "request": req.id}
             if previous is not None:
@@ -144,11 +148,46 @@ class Collector:
             tags = {"site": self.site_id, "bin": bin_id, "sku": b.sku, "op": req.op}
             self._alert_lines.append(line(series_key(CALIBRATION, tags), fields, result.ts))
 
+    def _announce(self, sku_id: str, request: str | None = None, error: str | None = None) -> None:
+        """Publish the SKU's effective settings, retained (the API shows them)."""
+        sku = self.calibration.skus[sku_id]
+        at, by = self.calibration.changed.get(sku_id, (None, None))
+        settings = SkuSettings(
+            sku=sku_id, unit_weight_kg=sku.unit_weight_kg, minimum=sku.minimum,
+            reorder_point=sku.reorder_point, reorder_quantity=sku.reorder_quantity,
+            target=sku.target, updated_at=at, updated_by=by, request=request, error=error,
+        )  # fmt: skip
+        name = topic(TopicKind.SKU_SETTINGS, self.site_id, sku_id=sku_id)
+        self._results_out.append((name, settings.model_dump_json().encode(), True))
+
+    def _update_sku(self, sku_id: str, req: SkuUpdate) -> None:
+        changes = req.model_dump(include={"minimum", "reorder_point", "reorder_quantity",
+                                          "target"}, exclude_none=True)  # fmt: skip
+        error = None
+        try:
+            self.calibration.set_settings(sku_id, changes, req.ts, req.by)
+            self._alerted(self.alerts.settings_changed(sku_id, req.ts))
+        except CalibrationError as exc:
+            error = str(exc)
+        log.info("sku_settings", sku=sku_id, by=req.by, changes=changes, ok=error is None,
+                 error=error)  # fmt: skip
+        if sku_id not in self.calibration.skus:
+            return  # nothing to announce for a SKU that does not exist
+        self._announce(sku_id, req.id, error)
+        if error is None:
+            fields: dict[str, FieldValue] = {"by": req.by, "request": req.id, **changes}
+            tags = {"site": self.site_id, "sku": sku_id, "op": "settings"}
+            self._alert_lines.append(line(series_key(CALIBRATION, tags), fields, req.ts))
+
     def _control(self, msg: Publish) -> DeadLetter | None:
         """Status, alert acknowledgements, calibration: state, not data. None when handled."""
         parsed = parse(msg.topic)
         try:
-            if parsed is not None and parsed.kind is TopicKind.CALIBRATE:
+            if parsed is not None and parsed.kind is TopicKind.SKU_UPDATE:
+                self._update_sku(
+                    parsed.levels["sku_id"], SkuUpdate.model_validate_json(msg.payload)
+                )
+            elif parsed is not None and parsed.kind is TopicKind.CALIBRATE:
                 self._calibrate(parsed.levels["bin_id"], Calibrate.model_validate_json(msg.payload))
             elif parsed is not None and parsed.kind is TopicKind.ALERT_ACK:
                 ack = AlertAck.model_validate_json(msg.payload)
@@ -174,7 +213,7 @@ class Collector:
         gen = self.generation
         for msg in batch:
             self.received += 1
-            if msg.topic.endswith(("/status", "/ack")) or "/calibration/" in msg.topic:
+            if msg.topic.endswith(("/status", "/ack", "/update")) or "/calibration/" in msg.topic:
                 letter = self._control(msg)
                 if letter is None:
                     acks.append((gen, msg.packet_id))
@@ -216,7 +255,9 @@ class Collector:
             results, self._results_out = self._results_out, []
             pending, self._alerts_out = self._alerts_out, []
             try:
-                await asyncio.gather(*(sub.publish(name, body) for name, body in results))
+                await asyncio.gather(
+                    *(sub.publish(name, body, retain=r) for name, body, r in results)
+                )
                 results = []
                 await asyncio.gather(
                     *(
@@ -331,6 +372,7 @@ class Collector:
             subscription(TopicKind.EDGE_STATUS, self.site_id),
             subscription(TopicKind.ALERT_ACK, self.site_id),
             subscription(TopicKind.CALIBRATE, self.site_id),
+            subscription(TopicKind.SKU_UPDATE, self.site_id),
         ]
         return [(n, 1) for n in names]
 
@@ -358,6 +400,8 @@ class Collector:
             backoff = 0.5
             log.info("mqtt_subscribed", host=self.mqtt.host, port=self.mqtt.port,
                      session_present=sub.session_present)  # fmt: skip
+            for sku in self.site.skus:  # what the API shows, after any restart
+                self._announce(sku.id)
             self._outgoing.set()
             outgoing = asyncio.create_task(self._publish_outgoing(sub))
             try:

@@ -11,9 +11,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from gudang.api.auth import ApiError, need
+from gudang.api.bridge import BrokerUnavailable
 from gudang.api.context import ctx
 from gudang.api.models import (
     BinPage,
+    ErrorBody,
     History,
     MovementList,
     ReorderList,
@@ -23,9 +25,11 @@ from gudang.api.models import (
 )
 from gudang.api.queries import MAX_POINTS, history, movements
 from gudang.api.routes.params import interval_ms, time_range
-from gudang.api.stock import bin_stock, reorder, site_stock, sku_stock
+from gudang.api.stock import bin_stock, effective, reorder, site_stock, sku_stock
+from pydantic import BaseModel, Field
 from pydantic_core import to_json
 
+from gudang.contract import SkuSettings
 from gudang.site import Sku
 
 __all__ = ["router"]
@@ -37,12 +41,18 @@ Limit = Query(100, ge=1, le=1000, description="Page size.")
 Offset = Query(0, ge=0, description="Items to skip.")
 
 
+def _skus(request: Request) -> dict[str, Sku]:
+    """Every SKU as it is now (site file + run-time changes)."""
+    c = ctx(request)
+    key = ("skus", c.bridge.settings_version)
+    return c.live.derived(key, lambda: effective(c.site, c.bridge.skus))
+
+
 def _sku(request: Request, sku_id: str) -> Sku:
-    site = ctx(request).site
-    try:
-        return site.sku(sku_id)
-    except KeyError:
-        raise ApiError(404, "not_found", f"unknown SKU {sku_id[:64]!r}") from None
+    sku = _skus(request).get(sku_id)
+    if sku is None:
+        raise ApiError(404, "not_found", f"unknown SKU {sku_id[:64]!r}")
+    return sku
 
 
 def _loaded(request: Request) -> None:
@@ -56,7 +66,9 @@ def _loaded(request: Request) -> None:
 def _stock(request: Request) -> list[dict[str, Any]]:
     c = ctx(request)
     _loaded(request)
-    return c.live.derived("stock", lambda: site_stock(c.site, c.live.levels))
+    skus = _skus(request)
+    key = ("stock", c.bridge.settings_version)
+    return c.live.derived(key, lambda: site_stock(c.site, skus, c.live.levels))
 
 
 def _json(body: object) -> Response:
@@ -94,7 +106,8 @@ async def stock(
 
     # Serialised once per change of the live view and query (an ordering
     # system polling every second costs one JSON encoding, not one per call).
-    body = c.live.derived(("stock-page", status, group, q, limit, offset, stale), page)
+    key = ("stock-page", status, group, q, limit, offset, stale, c.bridge.settings_version)
+    body = c.live.derived(key, page)
     return Response(body, media_type="application/json")
 
 
@@ -119,7 +132,8 @@ async def bins(
     _loaded(request)
     chosen = [b for b in c.site.bins if (rack is None or b.rack == rack)
               and (sku is None or b.sku == sku)]  # fmt: skip
-    page = [bin_stock(b, c.site.sku(b.sku), c.live.levels) for b in chosen[offset : offset + limit]]
+    skus = _skus(request)
+    page = [bin_stock(b, skus[b.sku], c.live.levels) for b in chosen[offset : offset + limit]]
     return _json({"site": c.site.site.id, "total": len(chosen), "limit": limit, "offset": offset,
                   "items": page})  # fmt: skip
 
@@ -128,7 +142,7 @@ async def bins(
 async def reorder_suggestions(request: Request) -> ReorderList:
     """SKUs at or below their reorder point, with a suggested order quantity."""
     c = ctx(request)
-    return ReorderList(site=c.site.site.id, items=reorder(c.site, _stock(request)))
+    return ReorderList(site=c.site.site.id, items=reorder(_skus(request), _stock(request)))
 
 
 def _csv(h: History) -> Response:
@@ -208,3 +222,35 @@ async def movement_list(
     s, e = time_range(start, end, DAY_MS)
     items = await movements(c.db, c.site.site.id, s, e, sku=sku, bin_id=bin, limit=limit)
     return MovementList(start=s, end=e, items=items)
+
+
+class SkuChange(BaseModel):
+    by: str = Field(min_length=1, max_length=128, examples=["Sari"])
+    minimum: float | None = Field(default=None, ge=0)
+    reorder_point: float | None = Field(default=None, ge=0)
+    reorder_quantity: float | None = Field(default=None, gt=0)
+    target: float | None = Field(default=None, ge=0)
+
+
+@router.patch(
+    "/stock/{sku_id}",
+    response_model=SkuSettings,
+    dependencies=[Depends(need("admin"))],
+    responses={409: {"model": ErrorBody, "description": "refused (e.g. reorder_point < minimum)"}},
+)
+async def change_sku(request: Request, sku_id: str, body: SkuChange) -> SkuSettings:
+    """Change a SKU's minimum, reorder point, reorder quantity or target, from
+    now on (scope admin). The collector, which owns them, checks the values,
+    records who and when, judges the SKU's alerts against them at once, and
+    answers with the SKU's effective settings."""
+    _sku(request, sku_id)
+    changes = body.model_dump(exclude={"by"}, exclude_none=True)
+    if not changes:
+        raise ApiError(422, "invalid_request", "nothing to change")
+    try:
+        now = await ctx(request).bridge.update_sku(sku_id, changes, body.by)
+    except BrokerUnavailable as exc:
+        raise ApiError(503, "collector_unavailable", str(exc)) from exc
+    if now.error is not None:
+        raise ApiError(409, "settings_refused", now.error)
+    return now

@@ -128,6 +128,14 @@ class AlertMonitor:
             self._sku_total[sku_id] = sum(self._bin_qty[x.id] for x in self._bins_of_sku[sku_id])
         else:
             self._sku_total[sku_id] += qty - (before if before is not None else 0.0)
+        return self._judge(sku_id, ts)
+
+    def settings_changed(self, sku_id: str, ts: int) -> list[Alert]:
+        """New thresholds: judge the SKU's current total against them now."""
+        return self._judge(sku_id, ts) if sku_id in self._sku_total else []
+
+    def _judge(self, sku_id: str, ts: int) -> list[Alert]:
+        sku = self.engine.calibration.skus[sku_id]
         total = self._sku_total[sku_id]
         out: list[Alert] = []
         hyst = sku.alert_hysteresis

@@ -14,6 +14,8 @@ from gudang.contract.messages import (
     DeviceStatus,
     LocalizedText,
     MassUnit,
+    SkuSettings,
+    SkuUpdate,
     TagEvent,
     WeightReading,
 )
@@ -38,6 +40,8 @@ __all__ = [
     "LocalizedText",
     "MassUnit",
     "ParsedTopic",
+    "SkuSettings",
+    "SkuUpdate",
     "TagEvent",
     "TopicKind",
     "TopicSpec",

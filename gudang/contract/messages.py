@@ -205,6 +205,41 @@ class CalibrationResult(_Message):
     ts: EpochMillis
 
 
+class SkuUpdate(_Message):
+    """Change a SKU's alert thresholds and order quantities, from now on.
+    Only the fields given change; the result is the SKU's new `SkuSettings`."""
+
+    id: RequestId
+    minimum: float | None = Field(default=None, ge=0)
+    reorder_point: float | None = Field(default=None, ge=0)
+    reorder_quantity: float | None = Field(default=None, gt=0)
+    target: float | None = Field(default=None, ge=0)
+    by: str = Field(min_length=1, max_length=128)
+    ts: EpochMillis
+
+
+class SkuSettings(_Message):
+    """A SKU's effective settings (site file + changes made at run time),
+    retained: a new subscriber sees the current ones."""
+
+    sku: Ident
+    unit_weight_kg: float | None
+    minimum: float
+    reorder_point: float
+    reorder_quantity: float
+    target: float | None
+    updated_at: EpochMillis | None = Field(description="Last change at run time, if any.")
+    updated_by: str | None = None
+    request: RequestId | None = Field(
+        default=None, description="The `SkuUpdate` this answers (the latest one)."
+    )
+    error: str | None = Field(
+        default=None,
+        max_length=512,
+        description="Why that request was refused; the values are the effective ones either way.",
+    )
+
+
 class DeadLetter(_Message):
     """A message a component could not accept, with the reason; ingest goes on."""
 

@@ -22,6 +22,8 @@ from gudang.contract.messages import (
     CommandReply,
     DeadLetter,
     DeviceStatus,
+    SkuSettings,
+    SkuUpdate,
     TagEvent,
     WeightReading,
 )
@@ -43,6 +45,8 @@ class TopicKind(StrEnum):
     ALERT_ACK = "alert_ack"
     CALIBRATE = "calibrate"
     CALIBRATION_RESULT = "calibration_result"
+    SKU_UPDATE = "sku_update"
+    SKU_SETTINGS = "sku_settings"
     DEAD_LETTER = "dead_letter"
 
 
@@ -82,6 +86,11 @@ TOPICS: tuple[TopicSpec, ...] = (
               "api, operators", "collector", "Set a bin's tare or its SKU's unit weight now."),
     TopicSpec(TopicKind.CALIBRATION_RESULT, "calibration/{bin_id}/result", CalibrationResult,
               1, False, "collector", "api, operators", "The new value, or why not."),
+    TopicSpec(TopicKind.SKU_UPDATE, "sku/{sku_id}/update", SkuUpdate, 1, False,
+              "api, operators", "collector",
+              "Change a SKU's minimum, reorder point, reorder quantity or target now."),
+    TopicSpec(TopicKind.SKU_SETTINGS, "sku/{sku_id}/settings", SkuSettings, 1, True,
+              "collector", "api", "A SKU's effective settings, after each change (or refusal)."),
     TopicSpec(TopicKind.DEAD_LETTER, "deadletter/{component}", DeadLetter, 1, False,
               "collector, edge", "operators", "A payload that was refused, with the reason."),
 )  # fmt: skip

@@ -416,3 +416,41 @@ def test_webhook_subscription_signed_retried_logged_and_not_repeated(
     assert httpx.get(hooks, headers=admin).json()["items"] == []
     assert httpx.delete(f"{hooks}/{hook['id']}", headers=admin).status_code == 404
     receiver.server.shutdown()
+
+
+def test_changing_thresholds_at_run_time(
+    stack: Stack, spawn: Callable[..., GudangProcess], tmp_path: Path
+) -> None:
+    stack.weigh("scale-1", 60 + 7.4 * 12, T0)
+    stack.weigh("scale-2", 60 + 7.4 * 4, T0 + 1)  # 16 pcs: above minimum 10, low (<= 20)
+    wait_for(lambda: stack.sku("RB-D10")["status"] == "low", what="stock")
+    url = f"{stack.base}/api/v1/stock/RB-D10"
+    change = {"by": "Sari", "minimum": 20, "reorder_point": 30}
+    assert httpx.patch(url, json=change, headers=auth(stack.keys["staff"])).status_code == 403
+    resp = httpx.patch(url, json=change, headers=auth(stack.keys["admin"]), timeout=15)
+    assert resp.status_code == 200, resp.text
+    now = resp.json()
+    assert (now["minimum"], now["reorder_point"], now["updated_by"]) == (20, 30, "Sari")
+    assert now["reorder_quantity"] == 50 and now["error"] is None
+    # In effect at once: the stock status, and a low-stock alert without a new reading.
+    wait_for(lambda: stack.sku("RB-D10")["status"] == "critical", what="critical under new minimum")
+    wait_for(
+        lambda: any(a["kind"] == "low_stock" for a in stack.get("/api/v1/alerts").json()["items"]),
+        what="alert against the new minimum",
+    )
+    refused = httpx.patch(url, json={"by": "Sari", "reorder_point": 5},
+                          headers=auth(stack.keys["admin"]), timeout=15)  # fmt: skip
+    assert refused.status_code == 409
+    assert "reorder_point must be at least minimum" in refused.json()["message"]
+    assert stack.sku("RB-D10")["reorder_point"] == 30
+    # Kept across a collector restart: it announces the SKU again (no request).
+    assert stack.collector.stop() == 0
+    name = f"gudang/v1/{stack.site_id}/sku/RB-D10/settings"
+    with MqttRecorder(stack.mqtt, [name]) as rec:
+        stack.collector = spawn("collector", "--site", str(tmp_path / "site.yaml"))
+        again = wait_for(
+            lambda: (m := rec.on("RB-D10/settings")) and m[-1]["request"] is None and m[-1],
+            what="the collector's announcement after its restart",
+        )
+    assert (again["minimum"], again["reorder_point"], again["updated_by"]) == (20, 30, "Sari")
+    assert stack.sku("RB-D10")["minimum"] == 20
