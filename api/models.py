@@ -174,6 +174,10 @@ class DeviceOut(BaseModel):
     )
     since: int | None = Field(description="When the state began, epoch ms.")
     last_reading_at: int | None = Field(description="Scales: newest stable level, epoch ms.")
+    reading_age_s: float | None = Field(
+        description="Seconds since that reading (device time); a connected scale refreshes "
+        "it every heartbeat, so a large age means a silent or stuck scale."
+    )
     counters: dict[str, int]
 
 

@@ -109,21 +109,25 @@ async function showSku(id) {
     api(`/api/v1/stock/${encodeURIComponent(id)}/history?interval=1h`),
     api(`/api/v1/movements?sku=${encodeURIComponent(id)}&limit=50&start=${Date.now() - 7 * 864e5}`),
   ]);
-  drawChart(hist.points, sku);
+  drawChart(hist, sku);
+  const mine = Object.values(state.alerts).filter((a) => a.state !== "cleared" && (a.subject === id || sku.bins.some((b) => b.bin === a.subject)));
+  $("#sku-alerts").innerHTML = mine.map((a) => `<li class="alert ${a.state}"><b>${esc(a.text[state.lang])}</b></li>`).join("");
   $("#sku-moves tbody").innerHTML = moves.items.map((m) =>
     `<tr><td>${when(m.time)}</td><td>${esc(m.bin)}</td><td>${esc(t(m.kind))}</td><td>${fmt(m.delta_qty)}</td><td>${esc(m.labels.join(", "))}</td></tr>`).join("");
 }
 
-function drawChart(points, sku) {
+function drawChart(hist, sku) {
+  // Time on x (the requested range), the level as a step line up to now.
   const svg = $("#sku-chart");
-  const ys = points.map((p) => p.quantity).filter((v) => v != null);
-  if (!ys.length) { svg.innerHTML = ""; return; }
-  const hi = Math.max(...ys, sku.reorder_point) * 1.1 || 1;
-  const x = (i) => points.length < 2 ? 300 : (i / (points.length - 1)) * 600;
+  const pts = hist.points.filter((p) => p.quantity != null).map((p) => [p.time, p.quantity]);
+  if (sku.quantity != null) pts.push([Math.min(Date.now(), hist.end), sku.quantity]);
+  if (!pts.length) { svg.innerHTML = ""; return; }
+  const hi = Math.max(...pts.map((p) => p[1]), sku.reorder_point) * 1.1 || 1;
+  const x = (t) => ((t - hist.start) / (hist.end - hist.start)) * 600;
   const y = (v) => 200 - (v / hi) * 200;
-  const line = points.map((p, i) => p.quantity == null ? "" : `${x(i).toFixed(1)},${y(p.quantity).toFixed(1)}`).join(" ");
+  const steps = pts.map((p, i) => (i ? `${x(p[0]).toFixed(1)},${y(pts[i - 1][1]).toFixed(1)} ` : "") + `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ");
   svg.innerHTML = `<line class="min" x1="0" x2="600" y1="${y(sku.minimum)}" y2="${y(sku.minimum)}"/>
-    <line class="reorder" x1="0" x2="600" y1="${y(sku.reorder_point)}" y2="${y(sku.reorder_point)}"/><polyline points="${line}"/>`;
+    <line class="reorder" x1="0" x2="600" y1="${y(sku.reorder_point)}" y2="${y(sku.reorder_point)}"/><polyline points="${steps}"/>`;
 }
 
 // --- alerts, reorder, devices -------------------------------------------------
@@ -154,7 +158,7 @@ async function loadReorder() {
 async function loadDevices() {
   const list = await api("/api/v1/devices");
   $("#devices tbody").innerHTML = list.items.map((d) =>
-    `<tr><td>${esc(d.id)}</td><td>${esc(d.kind)} (${esc(d.protocol)})</td><td class="state-${esc(d.state)}">${esc(d.state)}</td><td>${when(d.last_reading_at)}</td></tr>`).join("");
+    `<tr><td>${esc(d.id)}</td><td>${esc(d.kind)} (${esc(d.protocol)})</td><td class="state-${esc(d.state)}">${esc(d.state)}</td><td>${when(d.last_reading_at)}${d.reading_age_s != null ? ` (${fmt(d.reading_age_s)} s)` : ""}</td></tr>`).join("");
 }
 
 // --- live stream ----------------------------------------------------------------

@@ -3,6 +3,8 @@ each scale's newest stable level is."""
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Depends, Request
 from gudang.api.auth import need
 from gudang.api.context import ctx
@@ -22,6 +24,7 @@ async def devices(request: Request) -> DeviceList:
         level = c.live.levels.get((b.id, b.sku))
         if level is not None:
             newest[b.device] = max(level.ts, newest.get(b.device, 0))
+    now = time.time_ns() // 1_000_000
     items = []
     for d in c.site.devices:
         status = c.bridge.devices.get(d.id)
@@ -33,6 +36,7 @@ async def devices(request: Request) -> DeviceList:
             DeviceOut(
                 id=d.id, kind=d.kind, protocol=d.protocol, edge=d.edge, state=state, since=since,
                 last_reading_at=newest.get(d.id), counters=status.counters if status else {},
+                reading_age_s=round((now - newest[d.id]) / 1000, 1) if d.id in newest else None,
             )
         )  # fmt: skip
     return DeviceList(items=items)

@@ -173,6 +173,7 @@ def test_stock_pagination_filters_reorder_and_devices(stack: Stack) -> None:
 
     devices = {d["id"]: d for d in stack.get("/api/v1/devices").json()["items"]}
     assert devices["scale-1"]["last_reading_at"] == T0
+    assert 3500 < devices["scale-1"]["reading_age_s"] < 4000  # the reading is an hour old
     assert devices["gate-c"]["kind"] == "rfid"
 
     assert stack.get("/api/v1/stock/NOPE").json() == {

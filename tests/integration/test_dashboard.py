@@ -50,6 +50,7 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
     api_keys: dict[str, str],
     browser: object,
 ) -> None:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     driver = browser  # typed loosely: selenium is a test-only dependency
@@ -66,8 +67,12 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
     ARTIFACTS.mkdir(exist_ok=True)
 
     def qty(bin_id: str) -> str:
-        els = driver.find_elements(By.CSS_SELECTOR, f'.bin[data-bin="{bin_id}"] .qty')  # type: ignore[attr-defined]
-        return els[0].text if els else ""
+        # A live update replaces the card: an element found a moment ago may be gone.
+        try:
+            els = driver.find_elements(By.CSS_SELECTOR, f'.bin[data-bin="{bin_id}"] .qty')  # type: ignore[attr-defined]
+            return els[0].text if els else ""
+        except StaleElementReferenceException:
+            return ""
 
     wait_for(lambda: _up(f"http://127.0.0.1:{port}/healthz"), what="api")
     driver.get(f"http://127.0.0.1:{port}/#key={api_keys['staff']}")  # type: ignore[attr-defined]
@@ -90,8 +95,15 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
     assert "menipis" in driver.find_element(By.CSS_SELECTOR, card).text  # type: ignore[attr-defined]
     driver.find_element(By.CSS_SELECTOR, f'{card} input[name="by"]').send_keys("Sari")  # type: ignore[attr-defined]
     driver.find_element(By.CSS_SELECTOR, f"{card} button").click()  # type: ignore[attr-defined]
+
+    def card_class() -> str:
+        try:
+            return driver.find_element(By.CSS_SELECTOR, card).get_attribute("class") or ""  # type: ignore[attr-defined]
+        except (StaleElementReferenceException, NoSuchElementException):
+            return ""  # re-rendered by a live update: look again
+
     wait_for(
-        lambda: "acknowledged" in driver.find_element(By.CSS_SELECTOR, card).get_attribute("class"),  # type: ignore[attr-defined]
+        lambda: "acknowledged" in card_class(),
         timeout=15,
         what="the card turns acknowledged (state from the collector, over the live stream)",
     )
@@ -104,6 +116,17 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"  # type: ignore[attr-defined]
     driver.find_element(By.CSS_SELECTOR, 'nav a[data-view="racks"]').click()  # type: ignore[attr-defined]
     driver.save_screenshot(str(ARTIFACTS / "dashboard-racks-en.png"))  # type: ignore[attr-defined]
+
+    # The SKU page: its history chart, its movements (the picks above), its alerts.
+    driver.find_element(By.CSS_SELECTOR, '.bin[data-bin="C1"]').click()  # type: ignore[attr-defined]
+    rows = wait_for(
+        lambda: driver.find_elements(By.CSS_SELECTOR, "#sku-moves tbody tr"),  # type: ignore[attr-defined]
+        timeout=15, what="movements on the SKU page",
+    )  # fmt: skip
+    assert any("pick" in r.text for r in rows)
+    assert driver.find_elements(By.CSS_SELECTOR, "#sku-chart polyline")  # type: ignore[attr-defined]
+    assert "Low stock" in driver.find_element(By.ID, "sku-alerts").text  # type: ignore[attr-defined]
+    driver.save_screenshot(str(ARTIFACTS / "dashboard-sku-en.png"))  # type: ignore[attr-defined]
 
 
 def _up(url: str) -> bool:
