@@ -308,6 +308,22 @@ def demo(
         raise typer.Exit(1) from exc
 
 
+@app.command("mqtt-acl")
+def mqtt_acl(
+    site_file: Path = SiteOpt,
+    out: Path | None = typer.Option(None, help="Write here instead of standard output."),
+) -> None:
+    """Print the Mosquitto ACL for a site: each edge only its devices' topics."""
+    from gudang.acl import acl
+
+    text = acl(_site(site_file))
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text)
+        err.print(f"wrote {out}")
+
+
 @app.command()
 def schema(
     out: Path = typer.Option(Path("docs/schema"), help="Folder for the JSON Schema files."),

@@ -29,14 +29,17 @@ class MosquittoServer(LocalServer):
         users: dict[str, str] | None = None,
         tls: tuple[Path, Path] | None = None,
         extra_config: str = "",
+        config: str | None = None,
     ):
         """`users`: name -> password, and anonymous clients are refused;
-        `tls`: (certificate chain, key) PEM files for a TLS-only listener."""
+        `tls`: (certificate chain, key) PEM files for a TLS-only listener;
+        `config`: a whole mosquitto.conf to run instead (e.g. the shipped one)."""
         super().__init__(workdir, port)
         self.max_queued_messages = max_queued_messages
         self.users = users
         self.tls = tls
         self.extra_config = extra_config
+        self.config = config
 
     @property
     def url(self) -> str:
@@ -46,6 +49,9 @@ class MosquittoServer(LocalServer):
         data = self.workdir / "data"
         data.mkdir(exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
+        if self.config is not None:
+            conf.write_text(self.config)
+            return [find_binary("mosquitto", "mosquitto"), "-c", str(conf)]
         access = "allow_anonymous true\n"
         if self.users is not None:
             passwd = self.workdir / "passwd"

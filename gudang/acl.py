@@ -1,0 +1,62 @@
+"""The Mosquitto ACL for a site, from the site file: each edge may publish
+only its own devices' topics, the collector and the API only theirs.
+
+MQTT users are the edge ids (one credential per edge PC), `collector` and
+`api`. Anonymous clients are refused by the broker config (allow_anonymous
+false). Generated, not hand-written, so that adding a device to the site file
+and regenerating keeps the ACL in step: ``gudang mqtt-acl --site FILE``.
+"""
+
+from __future__ import annotations
+
+from gudang.contract import ROOT
+from gudang.site import Site
+
+__all__ = ["acl"]
+
+
+def acl(site: Site) -> str:
+    p = f"{ROOT}/{site.site.id}"
+    out = [
+        f"# Mosquitto ACL for site {site.site.id}, made by `gudang mqtt-acl` from the site file.",
+        "# Regenerate after adding or moving a device; the broker reloads it on SIGHUP.",
+        "",
+        "user collector",
+        f"topic read {p}/device/+/reading",
+        f"topic read {p}/device/+/tag",
+        f"topic read {p}/device/+/status",
+        f"topic read {p}/edge/+/status",
+        f"topic read {p}/alert/+/+/ack",
+        f"topic read {p}/calibration/+",
+        f"topic read {p}/sku/+/update",
+        f"topic write {p}/alert/+/+",
+        f"topic write {p}/calibration/+/result",
+        f"topic write {p}/sku/+/settings",
+        f"topic write {p}/deadletter/collector",
+        "",
+        "user api",
+        f"topic read {p}/alert/+/+",
+        f"topic read {p}/device/+/status",
+        f"topic read {p}/edge/+/status",
+        f"topic read {p}/calibration/+/result",
+        f"topic read {p}/sku/+/settings",
+        f"topic read {p}/device/+/cmd/reply",
+        f"topic write {p}/alert/+/+/ack",
+        f"topic write {p}/calibration/+",
+        f"topic write {p}/sku/+/update",
+        f"topic write {p}/device/+/cmd",
+        "topic read $SYS/broker/uptime",  # the compose healthcheck signs in as api
+    ]
+    edges = sorted({d.edge for d in site.devices})
+    for edge in edges:
+        out += ["", f"user {edge}", f"topic write {p}/edge/{edge}/status"]
+        for d in sorted((d for d in site.devices if d.edge == edge), key=lambda d: d.id):
+            kind = "reading" if d.kind == "scale" else "tag"
+            out += [
+                f"topic write {p}/device/{d.id}/{kind}",
+                f"topic write {p}/device/{d.id}/status",
+                f"topic read {p}/device/{d.id}/cmd",
+                f"topic write {p}/device/{d.id}/cmd/reply",
+            ]
+        out.append(f"topic write {p}/deadletter/edge")
+    return "\n".join(out) + "\n"
