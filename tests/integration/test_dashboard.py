@@ -128,6 +128,15 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
     assert "Low stock" in driver.find_element(By.ID, "sku-alerts").text  # type: ignore[attr-defined]
     driver.save_screenshot(str(ARTIFACTS / "dashboard-sku-en.png"))  # type: ignore[attr-defined]
 
+    # On a phone: the racks fit the width (two cards a row), nothing scrolls sideways.
+    driver.set_window_size(390, 844)  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, 'nav a[data-view="racks"]').click()  # type: ignore[attr-defined]
+    wait_for(lambda: qty("C1") == "4", what="racks on a phone")
+    page_width = driver.execute_script("return document.documentElement.scrollWidth")  # type: ignore[attr-defined]
+    view_width = driver.execute_script("return window.innerWidth")  # type: ignore[attr-defined]
+    assert page_width <= view_width, (page_width, view_width)
+    driver.save_screenshot(str(ARTIFACTS / "dashboard-phone.png"))  # type: ignore[attr-defined]
+
 
 def _up(url: str) -> bool:
     import httpx
