@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
@@ -229,3 +230,41 @@ def step_payloads(site_id: str, steps: list[Step], boot: str = "b1") -> list[tup
         )
         for s in steps
     ]  # fmt: skip
+
+
+class HookReceiver:
+    """A local HTTP endpoint recording webhook POSTs (headers, body); POSTs to
+    /apprise* are apprise's json:// notifications (parsed). The first
+    `refuse_first` webhook POSTs get a 500, to exercise retries."""
+
+    def __init__(self, refuse_first: int = 0) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.apprise: list[dict[str, Any]] = []
+        self.refused = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = 204
+                if self.path.startswith("/apprise"):
+                    outer.apprise.append(json.loads(body))
+                elif outer.refused < refuse_first:
+                    outer.refused += 1
+                    status = 500
+                else:
+                    outer.received.append((dict(self.headers), body))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hooks/gudang"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

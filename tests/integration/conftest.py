@@ -19,7 +19,7 @@ SiteFactory = Callable[..., Path]
 def make_site(tmp_path: Path, site_id: str) -> SiteFactory:
     """Write a site file: one rebar bin on a pty scale, one offcut bin on a TCP scale."""
 
-    def make(division: float = 0.01) -> Path:
+    def make(division: float = 0.01, extra: str = "") -> Path:
         tcp = free_port()
         path = tmp_path / "site.yaml"
         path.write_text(f"""\
@@ -33,7 +33,7 @@ skus:
 bins:
   - {{id: C1, rack: C, device: scale-1, sku: RB-D10, tare_kg: 60}}
   - {{id: C4, rack: C, device: scale-2, sku: OFFCUT, tare_kg: 120, capacity_kg: 1000}}
-""")
+{extra}""")
         return path
 
     return make

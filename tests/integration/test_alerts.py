@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from hashlib import sha256
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,43 +17,17 @@ import pytest
 
 from gudang.contract import AlertAck, WeightReading
 from gudang.settings import InfluxSettings, MqttSettings
-from gudang.testing import GudangProcess, MqttRecorder, publish_all, wait_for
+from gudang.testing import GudangProcess, HookReceiver, MqttRecorder, publish_all, wait_for
 
 SECRET = "webhook-key-for-tests"
 T0 = 1_764_000_000_000
 
 
-class Receiver:
-    """A local HTTP endpoint that records webhook deliveries."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []  # the webhook's
-        self.apprise: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if self.path.startswith("/apprise"):
-                    outer.apprise.append(json.loads(body))
-                else:
-                    outer.received.append((dict(self.headers), body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
+def receiver() -> Iterator[HookReceiver]:
+    r = HookReceiver()
     yield r
-    r.server.shutdown()
+    r.close()
 
 
 def site_file(tmp: Path, site_id: str, port: int) -> Path:
@@ -97,7 +69,7 @@ def test_alert_lifecycle(
     mqtt_settings: MqttSettings,
     influx_settings: InfluxSettings,
     site_id: str,
-    receiver: Receiver,
+    receiver: HookReceiver,
 ) -> None:
     site = site_file(tmp_path, site_id, receiver.port)
     env = {

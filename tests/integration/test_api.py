@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import pytest
 from gudang.contract import TagEvent, WeightReading
 from gudang.services import free_port
 from gudang.settings import MqttSettings
-from gudang.testing import GudangProcess, MqttRecorder, auth, wait_for
+from gudang.testing import GudangProcess, HookReceiver, MqttRecorder, auth, wait_for
 from gudang.webhooks import sign
 
 T0 = int(time.time() * 1000) - 3_600_000  # an hour ago: inside the default ranges
@@ -343,37 +342,10 @@ def test_openapi_contract_holds_for_generated_requests(stack: Stack) -> None:
     assert len(checked) >= 14, checked
 
 
-class Receiver:
-    """A local endpoint for webhooks; answers 500 to the first POST (a retry)."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[dict[str, str], bytes]] = []
-        self.refused = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if outer.refused == 0:
-                    outer.refused += 1
-                    self.send_response(500)
-                else:
-                    outer.posts.append((dict(self.headers), body))
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/gudang"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 def test_webhook_subscription_signed_retried_logged_and_not_repeated(
     stack: Stack, spawn: Callable[..., GudangProcess], tmp_path: Path
 ) -> None:
-    receiver = Receiver()
+    receiver = HookReceiver(refuse_first=1)
     admin = auth(stack.keys["admin"])
     hooks = f"{stack.base}/api/v1/webhooks"
     assert httpx.post(hooks, json={"url": receiver.url}, headers=auth(stack.keys["staff"])
@@ -389,8 +361,8 @@ def test_webhook_subscription_signed_retried_logged_and_not_repeated(
     now = int(time.time() * 1000)
     stack.weigh("scale-1", 60 + 7.4 * 3, now)
     stack.weigh("scale-2", 60 + 7.4 * 2, now + 1)  # 5 pcs <= minimum 10
-    wait_for(lambda: receiver.posts, timeout=20, what="the webhook")
-    headers, body = receiver.posts[0]
+    wait_for(lambda: receiver.received, timeout=20, what="the webhook")
+    headers, body = receiver.received[0]
     alert = json.loads(body)
     assert (alert["kind"], alert["subject"], alert["state"]) == ("low_stock", "RB-D10", "raised")
     expected = sign(hook["secret"].encode(), headers["X-Gudang-Timestamp"], body)
@@ -408,15 +380,15 @@ def test_webhook_subscription_signed_retried_logged_and_not_repeated(
                       **API_ENV)  # fmt: skip
     wait_for(lambda: _ready(stack.base), timeout=30, what="api again")
     stack.weigh("scale-1", 60 + 7.4 * 40, now + 2)  # refilled: cleared
-    wait_for(lambda: len(receiver.posts) >= 2, timeout=20, what="the cleared webhook")
+    wait_for(lambda: len(receiver.received) >= 2, timeout=20, what="the cleared webhook")
     time.sleep(1.0)
-    states = [json.loads(b)["state"] for _, b in receiver.posts]
+    states = [json.loads(b)["state"] for _, b in receiver.received]
     assert states == ["raised", "cleared"]
 
     assert httpx.delete(f"{hooks}/{hook['id']}", headers=admin).status_code == 204
     assert httpx.get(hooks, headers=admin).json()["items"] == []
     assert httpx.delete(f"{hooks}/{hook['id']}", headers=admin).status_code == 404
-    receiver.server.shutdown()
+    receiver.close()
 
 
 def test_changing_thresholds_at_run_time(

@@ -54,9 +54,7 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
     from selenium.webdriver.common.by import By
 
     driver = browser  # typed loosely: selenium is a test-only dependency
-    site = make_site()
-    with site.open("a") as f:
-        f.write("alerts: {dwell_s: 0}\n")
+    site = make_site(extra="alerts: {dwell_s: 0}\n")
     control, port = free_port(), free_port()
     sim = spawn("sim", "--site", str(site), "--control-port", str(control), "--settle", "0.5")
     collector = spawn("collector", "--site", str(site))

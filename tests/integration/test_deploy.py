@@ -227,9 +227,7 @@ def test_grafana_dashboard_queries_run_on_collector_data(
     influx_settings: InfluxSettings,
     site_id: str,
 ) -> None:
-    site = make_site()
-    with site.open("a") as f:
-        f.write("alerts: {dwell_s: 0}\n")
+    site = make_site(extra="alerts: {dwell_s: 0}\n")
     collector = spawn("collector", "--site", str(site))
     wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
     now = int(time.time() * 1000)
