@@ -127,6 +127,8 @@ class Bridge:
                         raise reader.exception()  # type: ignore[misc]
             except aiomqtt.MqttError as exc:
                 log.warning("mqtt_unavailable", error=str(exc), retry_in_s=backoff)
+            except Exception as exc:  # a bug: say so, and keep the API's view alive
+                log.exception("bridge_failed", error=repr(exc), retry_in_s=backoff)
             finally:
                 self._client = None
             if await sleep_or_stop(stop, backoff):

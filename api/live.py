@@ -139,5 +139,8 @@ class LiveStock:
                 if self.error is None:
                     log.warning("live_poll_failed", error=str(exc))
                 self.error = str(exc)
+            except Exception as exc:  # a bug: keep polling, and say the data is stale
+                log.exception("live_poll_bug", error=repr(exc))
+                self.error = f"internal error: {exc!r}"
             if await sleep_or_stop(stop, self.poll_s):
                 return

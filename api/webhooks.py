@@ -159,7 +159,10 @@ class Dispatcher:
                     if event is None:
                         return
                     if event.get("type") == "alert":
-                        self._dispatch(event)
+                        try:
+                            self._dispatch(event)
+                        except Exception as exc:  # a bug must not stop every delivery
+                            log.exception("webhook_dispatch_failed", error=repr(exc))
         finally:
             self.hub.unsubscribe(queue)
             for w in self._workers:
