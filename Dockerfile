@@ -4,7 +4,7 @@
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 RUN python -m venv /opt/gudang
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY gudang ./gudang
 COPY edge ./edge
 COPY collector ./collector
