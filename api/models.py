@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from gudang.contract import Alert
 
 __all__ = [
+    "Accepted",
     "AckRequest",
     "AlertList",
     "BinPage",
@@ -148,6 +149,12 @@ class AlertList(BaseModel):
 class AckRequest(BaseModel):
     by: str = Field(min_length=1, max_length=128, examples=["Budi"])
     note: str | None = Field(default=None, max_length=1024, examples=["sudah dipesan"])
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted"] = Field(
+        description="The request is with the collector; the result arrives on the live stream."
+    )
 
 
 class CalibrationRequest(BaseModel):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from gudang.api.auth import ApiError, need
 from gudang.api.bridge import BrokerUnavailable
 from gudang.api.context import ctx
-from gudang.api.models import AckRequest, AlertList, ErrorBody
+from gudang.api.models import Accepted, AckRequest, AlertList, ErrorBody
 from gudang.api.queries import alert_history
 from gudang.api.routes.params import time_range
 
@@ -43,12 +43,11 @@ async def alerts(
 @router.post(
     "/{kind}/{subject}/ack",
     status_code=202,
+    response_model=Accepted,
     dependencies=[Depends(need("staff"))],
     responses={404: {"model": ErrorBody}, 503: {"model": ErrorBody}},
 )
-async def acknowledge(
-    request: Request, kind: str, subject: str, body: AckRequest
-) -> dict[str, str]:
+async def acknowledge(request: Request, kind: str, subject: str, body: AckRequest) -> Accepted:
     """Acknowledge an active alert: someone is on it. The collector records
     who and when; the alert's new state arrives on the live stream."""
     c = ctx(request)
@@ -61,4 +60,4 @@ async def acknowledge(
         await c.bridge.acknowledge(kind, subject, body.by, body.note)
     except BrokerUnavailable as exc:
         raise ApiError(503, "broker_unavailable", str(exc)) from exc
-    return {"status": "accepted"}
+    return Accepted(status="accepted")
