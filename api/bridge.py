@@ -21,6 +21,8 @@ from gudang.contract import (
     AlertAck,
     Calibrate,
     CalibrationResult,
+    Command,
+    CommandReply,
     DeviceStatus,
     SkuSettings,
     SkuUpdate,
@@ -92,6 +94,11 @@ class Bridge:
                 waiting = self._waiting.pop(settings.request or "", None)
                 if waiting is not None and not waiting.done():
                     waiting.set_result(settings)
+            elif parsed.kind is TopicKind.COMMAND_REPLY:
+                reply = CommandReply.model_validate_json(payload)
+                pending = self._waiting.pop(reply.id, None)
+                if pending is not None and not pending.done():
+                    pending.set_result(reply)
             elif parsed.kind is TopicKind.CALIBRATION_RESULT:
                 result = CalibrationResult.model_validate_json(payload)
                 fut = self._waiting.pop(result.id, None)
@@ -108,6 +115,7 @@ class Bridge:
             subscription(TopicKind.EDGE_STATUS, self.site_id),
             subscription(TopicKind.CALIBRATION_RESULT, self.site_id),
             subscription(TopicKind.SKU_SETTINGS, self.site_id),
+            subscription(TopicKind.COMMAND_REPLY, self.site_id),
         ]
         backoff = 0.5
         while not stop.is_set():
@@ -156,7 +164,9 @@ class Bridge:
         name = topic(TopicKind.ALERT_ACK, self.site_id, kind=kind, subject=subject)
         await self._publish(name, ack.model_dump_json().encode())
 
-    async def _request(self, name: str, body: bytes, req_id: str, timeout_s: float) -> Any:
+    async def _request(
+        self, name: str, body: bytes, req_id: str, timeout_s: float, who: str = "the collector"
+    ) -> Any:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting[req_id] = fut
         try:
@@ -164,7 +174,7 @@ class Bridge:
             return await asyncio.wait_for(fut, timeout_s)
         except TimeoutError as exc:
             raise BrokerUnavailable(
-                f"no answer from the collector within {timeout_s:g} s (is it running?)"
+                f"no answer from {who} within {timeout_s:g} s (is it running?)"
             ) from exc
         finally:
             self._waiting.pop(req_id, None)
@@ -175,6 +185,15 @@ class Bridge:
         req = Calibrate(id=secrets.token_hex(8), op=op, pieces=pieces, by=by, ts=now_ms())  # type: ignore[arg-type]
         name = topic(TopicKind.CALIBRATE, self.site_id, bin_id=bin_id)
         return await self._request(name, req.model_dump_json().encode(), req.id, timeout_s)  # type: ignore[no-any-return]
+
+    async def command(
+        self, device_id: str, op: str, by: str, timeout_s: float = 10.0
+    ) -> CommandReply:
+        """Tare, zero or re-read a device through its edge; its reply."""
+        cmd = Command(id=secrets.token_hex(8), op=op, ts=now_ms(), issued_by=by)  # type: ignore[arg-type]
+        name = topic(TopicKind.COMMAND, self.site_id, device_id=device_id)
+        body = cmd.model_dump_json().encode()
+        return await self._request(name, body, cmd.id, timeout_s, "the device's edge")  # type: ignore[no-any-return]
 
     async def update_sku(
         self, sku_id: str, changes: dict[str, float], by: str, timeout_s: float = 10.0

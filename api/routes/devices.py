@@ -6,9 +6,14 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Depends, Request
-from gudang.api.auth import need
+from gudang.api.auth import ApiError, need
+from gudang.api.bridge import BrokerUnavailable
 from gudang.api.context import ctx
-from gudang.api.models import DeviceList, DeviceOut
+from gudang.api.models import DeviceList, DeviceOut, ErrorBody
+from pydantic import BaseModel, Field
+
+from gudang.contract import CommandReply
+from gudang.contract.messages import CommandOp
 
 __all__ = ["router"]
 
@@ -40,3 +45,33 @@ async def devices(request: Request) -> DeviceList:
             )
         )  # fmt: skip
     return DeviceList(items=items)
+
+
+class CommandRequest(BaseModel):
+    op: CommandOp = Field(description="tare, zero or reread (the indicator's own functions).")
+    by: str = Field(min_length=1, max_length=128, examples=["Sari"])
+
+
+@router.post(
+    "/devices/{device_id}/command",
+    response_model=CommandReply,
+    dependencies=[Depends(need("admin"))],
+    responses={
+        409: {"model": ErrorBody, "description": "the device refused or could not do it"},
+        503: {"model": ErrorBody, "description": "no answer from the device's edge"},
+    },
+)
+async def command(request: Request, device_id: str, body: CommandRequest) -> CommandReply:
+    """Send a command to a device through its edge and wait for the reply
+    (scope admin). `zero` and `tare` act on the indicator itself; to tare a
+    bin in gudang's stock model use `POST /api/v1/bins/{bin}/tare`."""
+    c = ctx(request)
+    if c.site.device(device_id) is None:
+        raise ApiError(404, "not_found", f"unknown device {device_id[:64]!r}")
+    try:
+        reply = await c.bridge.command(device_id, body.op, body.by)
+    except BrokerUnavailable as exc:
+        raise ApiError(503, "edge_unavailable", str(exc)) from exc
+    if not reply.ok:
+        raise ApiError(409, "command_refused", reply.error or "refused by the device")
+    return reply
