@@ -91,22 +91,22 @@ class Bridge:
                 settings = SkuSettings.model_validate_json(payload)
                 self.skus[settings.sku] = settings
                 self.settings_version += 1
-                waiting = self._waiting.pop(settings.request or "", None)
-                if waiting is not None and not waiting.done():
-                    waiting.set_result(settings)
+                self._answer(settings.request, settings)
             elif parsed.kind is TopicKind.COMMAND_REPLY:
                 reply = CommandReply.model_validate_json(payload)
-                pending = self._waiting.pop(reply.id, None)
-                if pending is not None and not pending.done():
-                    pending.set_result(reply)
+                self._answer(reply.id, reply)
             elif parsed.kind is TopicKind.CALIBRATION_RESULT:
                 result = CalibrationResult.model_validate_json(payload)
-                fut = self._waiting.pop(result.id, None)
-                if fut is not None and not fut.done():
-                    fut.set_result(result)
+                self._answer(result.id, result)
         except ValidationError as exc:
             # Not ours to dead-letter (the collector does for its inputs): note and go on.
             log.warning("invalid_message", topic=name, error=str(exc.errors()[0]["msg"]))
+
+    def _answer(self, request_id: str | None, answer: object) -> None:
+        """Hand an answer to the request waiting for it (if any still is)."""
+        fut = self._waiting.pop(request_id or "", None)
+        if fut is not None and not fut.done():
+            fut.set_result(answer)
 
     async def run(self, stop: asyncio.Event) -> None:
         filters = [

@@ -164,6 +164,12 @@ def _publish_in_background(
     return thread, errors
 
 
+def _publisher_done(thread: threading.Thread, errors: list[BaseException]) -> None:
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the publisher did not finish"
+    assert not errors, errors
+
+
 def test_influxdb_down_for_60_s_under_load_loses_nothing(
     tmp_path: Path, mqtt_settings: MqttSettings, private_influxdb: InfluxServer, site_id: str
 ) -> None:
@@ -178,9 +184,7 @@ def test_influxdb_down_for_60_s_under_load_loses_nothing(
         time.sleep(60)
         assert proc.logged("write_failed_spooling")
         private_influxdb.start()
-        thread.join(timeout=120)
-        assert not thread.is_alive(), "the publisher did not finish"
-        assert not errors, errors
+        _publisher_done(thread, errors)
         wait_for(
             lambda: reading_count(influx_s) == len(steps),
             timeout=90,
@@ -205,9 +209,7 @@ def test_collector_killed_mid_stream_loses_and_doubles_nothing(
     killed_at = reading_count(influx_settings)
     second = collector(tmp_path, mqtt_settings, influx_settings, site, "second")
     try:
-        thread.join(timeout=120)
-        assert not thread.is_alive(), "the publisher did not finish"
-        assert not errors, errors
+        _publisher_done(thread, errors)
         wait_for(
             lambda: reading_count(influx_settings) == len(steps), timeout=60, what="every reading"
         )
@@ -276,9 +278,7 @@ def test_two_collectors_on_a_shared_subscription_split_the_load_and_lose_nothing
         wait_for(lambda: reading_count(influx_settings) > 1500, what="some processed")
         b.kill()
         b_again = member("b", "b-again")
-        thread.join(timeout=120)
-        assert not thread.is_alive(), "the publisher did not finish"
-        assert not errors, errors
+        _publisher_done(thread, errors)
         wait_for(
             lambda: reading_count(influx_settings) == len(steps),
             timeout=60,
