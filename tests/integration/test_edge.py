@@ -14,6 +14,17 @@ from gudang.testing import GudangProcess, MqttRecorder, wait_for
 SiteFactory = Callable[..., Path]
 
 
+def shows(reading: dict[str, object], kg: float, division: float) -> bool:
+    """The display shows `kg`, give or take the one-division flicker of a settled indicator.
+
+    The simulator, like a real display, flickers by a division while flagged
+    stable; which sample the edge publishes first depends on timing, so an
+    exact value is a race on a busy machine.
+    """
+    weight = reading["weight"]
+    return isinstance(weight, int | float) and abs(weight - kg) <= division + 1e-9
+
+
 def _start(
     spawn: Callable[..., GudangProcess], site: Path, heartbeat: str = "30"
 ) -> tuple[GudangProcess, GudangProcess, int]:
@@ -36,7 +47,7 @@ def test_readings_status_and_unplug(
         first = wait_for(lambda: rec.on("scale-1/reading"), what="first reading")[0]
         # The simulator starts bins at 2.5x the reorder point: 50 pieces of
         # 7.4 kg on a 60 kg bin, as the A&D line says it.
-        assert first["weight"] == 430.0
+        assert shows(first, 430.0, 0.01)
         assert first["unit"] == "kg"
         assert first["stable"] is True
         assert first["reason"] == "change"
@@ -50,7 +61,7 @@ def test_readings_status_and_unplug(
         with ControlClient(control) as sim_ctl:
             sim_ctl.send(op="take", bin="C1", qty=3)
             moved = wait_for(
-                lambda: [r for r in rec.on("scale-1/reading") if r["weight"] == 407.8],
+                lambda: [r for r in rec.on("scale-1/reading") if shows(r, 407.8, 0.01)],
                 what="reading after a pick",
             )
             assert moved[0]["stable"] is True
@@ -68,7 +79,7 @@ def test_readings_status_and_unplug(
             sim_ctl.send(op="take", bin="C1", qty=2)  # picked while the cable was out
             sim_ctl.send(op="plug", device="scale-1")
             wait_for(
-                lambda: [r for r in rec.on("scale-1/reading") if r["weight"] == 393.0],
+                lambda: [r for r in rec.on("scale-1/reading") if shows(r, 393.0, 0.01)],
                 timeout=20,
                 what="readings after plugging back in",
             )
@@ -78,7 +89,7 @@ def test_readings_status_and_unplug(
             sim_ctl.send(op="garbage", device="scale-2", bytes=300)
             sim_ctl.send(op="take", bin="C4", qty=20)
             wait_for(
-                lambda: [r for r in rec.on("scale-2/reading") if r["weight"] == 225.0],
+                lambda: [r for r in rec.on("scale-2/reading") if shows(r, 225.0, 0.1)],
                 what="reading after line noise",
             )
 
