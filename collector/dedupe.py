@@ -6,6 +6,11 @@ duplicate; when memory runs short it forgets (oldest streams first, lowest
 seqs first) and a forgotten message is processed again, which is harmless:
 every write the collector makes is idempotent. Suppression saves work and
 keeps counters honest; correctness does not depend on it.
+
+Asking (``seen``) and remembering (``mark``) are separate steps: the collector
+marks a message only once its points are durable, so a message whose handling
+failed, or whose batch never reached InfluxDB or the spool, is not taken for
+a duplicate when the broker delivers it again.
 """
 
 from __future__ import annotations
@@ -31,7 +36,15 @@ class SeqWindow:
         self.duplicates = 0
 
     def seen(self, device: str, boot: str, seq: int) -> bool:
-        """True if this message was certainly seen before; otherwise remember it."""
+        """True if this message was certainly marked before (counted as a duplicate)."""
+        stream = self._streams.get((device, boot))
+        if stream is not None and (seq <= stream.floor or seq in stream.above):
+            self.duplicates += 1
+            return True
+        return False
+
+    def mark(self, device: str, boot: str, seq: int) -> None:
+        """Remember a message whose points are durable."""
         key = (device, boot)
         stream = self._streams.get(key)
         if stream is None:
@@ -41,8 +54,7 @@ class SeqWindow:
         else:
             self._streams.move_to_end(key)
         if seq <= stream.floor or seq in stream.above:
-            self.duplicates += 1
-            return True
+            return
         if seq == stream.floor + 1:
             stream.floor = seq
             while stream.floor + 1 in stream.above:
@@ -52,4 +64,3 @@ class SeqWindow:
             stream.above.add(seq)
             if len(stream.above) > self.max_above:
                 stream.above.discard(min(stream.above))  # forget, never assume
-        return False

@@ -5,6 +5,11 @@ accepted), drop certain duplicates, let the stock engine make points, and hand
 points and acknowledgements to the durable writer, which acknowledges only once
 the points are in InfluxDB or in the disk spool. Dead letters are acknowledged
 once the broker has taken the dead letter itself.
+
+Each message is handled on its own: whatever goes wrong with one (a refusal,
+or a bug while handling it) makes that message a dead letter and touches no
+other message of its batch. A message is remembered as seen (duplicate
+suppression) only once its points are durable.
 """
 
 from __future__ import annotations
@@ -17,12 +22,11 @@ from gudang.collector.alerts.notify import Notifier
 from gudang.collector.calibration import Calibration, CalibrationError
 from gudang.collector.dedupe import SeqWindow
 from gudang.collector.engine import StockEngine
-from gudang.collector.intake import Accepted, classify
+from gudang.collector.intake import Control, Intake, Refused, refuse
 from gudang.collector.metrics import CollectorMetrics, serve_metrics
 from gudang.collector.mqtt import ConnectionLost, Publish, Subscriber
 from gudang.collector.spool import Spool
-from gudang.collector.writer import Acks, DurableWriter
-from pydantic import ValidationError
+from gudang.collector.writer import Acks, DurableWriter, Seen
 
 from gudang import logs
 from gudang.contract import (
@@ -36,11 +40,10 @@ from gudang.contract import (
     SkuUpdate,
     TagEvent,
     TopicKind,
+    WeightReading,
     now_ms,
-    parse,
     topic,
 )
-from gudang.contract.messages import ALERT_KINDS
 from gudang.contract.topics import subscription
 from gudang.errors import StorageError
 from gudang.influx import FieldValue, InfluxClient, line, quote_ident, series_key
@@ -88,8 +91,10 @@ class Collector:
         self._outgoing = asyncio.Event()  # alerts or results wait to be published
         self._alert_lines: list[str] = []
         self.dedupe = SeqWindow()
+        self.intake = Intake(site, int(site.ingest.max_clock_ahead_s * 1000))
         self.received = 0
         self.dead_letters = 0
+        self.dead_letter_codes: dict[str, int] = {}
         self.generation = 0  # which MQTT connection a packet id belongs to
         self._sub: Subscriber | None = None
         self.metrics = CollectorMetrics(self)
@@ -179,68 +184,79 @@ class Collector:
             tags = {"site": self.site_id, "sku": sku_id, "op": "settings"}
             self._alert_lines.append(line(series_key(CALIBRATION, tags), fields, req.ts))
 
-    def _control(self, msg: Publish) -> DeadLetter | None:
-        """Status, alert acknowledgements, calibration: state, not data. None when handled."""
-        parsed = parse(msg.topic)
-        try:
-            if parsed is not None and parsed.kind is TopicKind.SKU_UPDATE:
-                self._update_sku(
-                    parsed.levels["sku_id"], SkuUpdate.model_validate_json(msg.payload)
-                )
-            elif parsed is not None and parsed.kind is TopicKind.CALIBRATE:
-                self._calibrate(parsed.levels["bin_id"], Calibrate.model_validate_json(msg.payload))
-            elif parsed is not None and parsed.kind is TopicKind.ALERT_ACK:
-                ack = AlertAck.model_validate_json(msg.payload)
-                kind = parsed.levels["kind"]
-                if kind not in ALERT_KINDS:
-                    raise ValueError(f"unknown alert kind {kind!r}")
-                self._alerted(self.alerts.acknowledge(kind, parsed.levels["subject"], ack))  # type: ignore[arg-type]
-            elif msg.payload:  # an empty retained payload only clears a status
-                self._alerted(self.alerts.status(DeviceStatus.model_validate_json(msg.payload)))
-        except (ValidationError, ValueError) as exc:
-            return DeadLetter(
-                component="collector", topic=msg.topic[:512], reason=f"invalid: {exc}"[:2048],
-                payload=msg.payload[:2048].decode("utf-8", "replace"),
-                payload_size=len(msg.payload), received_at=now_ms(),
-            )  # fmt: skip
-        return None
+    def _control(self, c: Control) -> None:
+        """Status, alert acknowledgements, calibration, settings: state, not data."""
+        m = c.message
+        if isinstance(m, SkuUpdate):
+            self._update_sku(c.levels["sku_id"], m)
+        elif isinstance(m, Calibrate):
+            self._calibrate(c.levels["bin_id"], m)
+        elif isinstance(m, AlertAck):
+            kind = c.levels["kind"]
+            self._alerted(self.alerts.acknowledge(kind, c.levels["subject"], m))  # type: ignore[arg-type]
+        elif isinstance(m, DeviceStatus):
+            self._alerted(self.alerts.status(m))
+        # None: an empty retained status only clears the retained message
+
+    def _data(self, m: WeightReading | TagEvent, now: int) -> list[str]:
+        """The points of one accepted reading or tag event, and its alerts."""
+        self._alerted(self.alerts.clock_ok(m.device_id, now))
+        if isinstance(m, TagEvent):
+            return self.engine.tag(m)
+        points = self.engine.reading(m)
+        self._alerted(self.alerts.reading(m))
+        if self.engine.new_moves:
+            moves, self.engine.new_moves = self.engine.new_moves, []
+            self._alerted(self.alerts.movements(moves))
+        return points
+
+    def _refused(self, r: Refused, now: int) -> DeadLetter:
+        self.dead_letters += 1
+        self.dead_letter_codes[r.code] = self.dead_letter_codes.get(r.code, 0) + 1
+        if r.code == "clock_ahead" and r.device is not None and r.ahead_ms is not None:
+            self._alerted(self.alerts.clock_ahead(r.device, r.ahead_ms, now))
+        return r.letter
 
     def handle(self, batch: list[Publish], writer: DurableWriter) -> list[tuple[int, DeadLetter]]:
         """Process one received batch; returns the dead letters to publish."""
         points: list[str] = []
         acks: Acks = []
+        seen: Seen = []
+        in_batch: set[tuple[str, str, int]] = set()
         dead: list[tuple[int, DeadLetter]] = []
         gen = self.generation
+        now = now_ms()
         for msg in batch:
             self.received += 1
-            if msg.topic.endswith(("/status", "/ack", "/update")) or "/calibration/" in msg.topic:
-                letter = self._control(msg)
-                if letter is None:
-                    acks.append((gen, msg.packet_id))
+            try:
+                result = self.intake.classify(msg.topic, msg.payload, now)
+                if isinstance(result, Refused):
+                    dead.append((msg.packet_id, self._refused(result, now)))
+                    continue
+                if isinstance(result, Control):
+                    self._control(result)
                 else:
-                    self.dead_letters += 1
-                    dead.append((msg.packet_id, letter))
+                    m = result.message
+                    key = (m.device_id, m.boot_id, m.seq)
+                    if key in in_batch:
+                        self.dedupe.duplicates += 1
+                    elif not self.dedupe.seen(*key):
+                        points += self._data(m, now)
+                        in_batch.add(key)
+                        seen.append(key)
+            except Exception as exc:
+                # A bug, not the message's fault alone: it costs this message,
+                # never the others of the batch (they are written and acknowledged).
+                log.exception("message_failed", topic=msg.topic[:512], error=repr(exc))
+                reason = f"the collector failed on this message: {exc!r}"
+                letter = refuse(msg.topic, msg.payload, "internal_error", reason, now)
+                dead.append((msg.packet_id, self._refused(letter, now)))
                 continue
-            result = classify(self.site, msg.topic, msg.payload)
-            if not isinstance(result, Accepted):
-                self.dead_letters += 1
-                dead.append((msg.packet_id, result))
-                continue
-            m = result.message
-            if not self.dedupe.seen(m.device_id, m.boot_id, m.seq):
-                if isinstance(m, TagEvent):
-                    points += self.engine.tag(m)
-                else:
-                    points += self.engine.reading(m)
-                    self._alerted(self.alerts.reading(m))
-                    if self.engine.new_moves:
-                        self._alerted(self.alerts.movements(self.engine.new_moves))
-                        self.engine.new_moves.clear()
             acks.append((gen, msg.packet_id))
         points += self._alert_lines
         self._alert_lines = []
         self.alerts.flush()  # alert state durable before its causes are acknowledged
-        writer.add(points, acks)
+        writer.add(points, acks, seen)
         if self._alerts_out or self._results_out:
             self._outgoing.set()
         return dead
@@ -292,10 +308,13 @@ class Collector:
     def connected(self) -> bool:
         return self._sub is not None
 
-    def release(self, acks: Acks) -> None:
-        """Durable: acknowledge what belongs to the current connection. Older
-        ones are resent by the broker after a reconnect and handled again, which
-        changes nothing (idempotent writes, dedupe)."""
+    def release(self, acks: Acks, seen: Seen) -> None:
+        """Durable: remember the messages as seen, and acknowledge what belongs
+        to the current connection. Older ones are resent by the broker after a
+        reconnect and handled again, which changes nothing (idempotent writes,
+        dedupe)."""
+        for key in seen:
+            self.dedupe.mark(*key)
         if self._sub is not None:
             self._sub.ack([pid for gen, pid in acks if gen == self.generation])
 

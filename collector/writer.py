@@ -9,7 +9,8 @@ with no fixed delay to tune. If InfluxDB fails with a retryable error (down,
 5xx, timeout), the batch goes to the spool instead. While the spool holds anything,
 new batches join it too, so that InfluxDB receives everything in order; a
 drainer writes the spool back, oldest first, with backoff and jitter. Either
-way, once the batch is durable, ``on_durable(acks)`` releases its messages.
+way, once the batch is durable, ``on_durable(acks, seen)`` releases its
+messages (and lets the collector remember them as seen).
 A 4xx from InfluxDB (points refused as written) is counted and logged: those
 points are not retried.
 """
@@ -27,11 +28,12 @@ from gudang import logs
 from gudang.errors import StorageError
 from gudang.influx import InfluxClient
 
-__all__ = ["DurableWriter"]
+__all__ = ["Acks", "DurableWriter", "Seen"]
 
 log = logs.get("collector.writer")
 
 Acks = list[tuple[int, int]]  # (connection generation, packet id)
+Seen = list[tuple[str, str, int]]  # (device, boot, seq) of the messages behind the points
 
 
 class DurableWriter:
@@ -39,7 +41,7 @@ class DurableWriter:
         self,
         db: InfluxClient,
         spool: Spool,
-        on_durable: Callable[[Acks], None],
+        on_durable: Callable[[Acks, Seen], None],
         *,
         linger_s: float = 0.002,
         write_timeout_s: float = 5.0,
@@ -51,6 +53,7 @@ class DurableWriter:
         self.write_timeout_s = write_timeout_s
         self._points: list[str] = []
         self._acks: Acks = []
+        self._seen: Seen = []
         self._wake = asyncio.Event()
         self._spooled = asyncio.Event()
         self.points_written = 0
@@ -64,12 +67,14 @@ class DurableWriter:
     def pending(self) -> int:
         return len(self._points)
 
-    def add(self, points: list[str], acks: Acks) -> None:
+    def add(self, points: list[str], acks: Acks, seen: Seen | None = None) -> None:
         """Lines of line protocol, and the messages they come from."""
         if not points and not acks:
             return
         self._points.extend(points)
         self._acks.extend(acks)
+        if seen:
+            self._seen.extend(seen)
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -92,11 +97,11 @@ class DurableWriter:
             return
         # Everything pending goes in one batch, so that no acknowledgement is
         # released ahead of its points (a burst makes one larger write).
-        points, acks = self._points, self._acks
-        self._points, self._acks = [], []
+        points, acks, seen = self._points, self._acks, self._seen
+        self._points, self._acks, self._seen = [], [], []
         body = ("\n".join(points) + "\n").encode() if points else b""
         if body and self.spool.empty and await self._try_write(body, len(points)):
-            self.on_durable(acks)
+            self.on_durable(acks, seen)
             return
         if body:
             while not self.spool.push(body, len(points)):
@@ -104,7 +109,7 @@ class DurableWriter:
                 log.error("spool_full", bytes=self.spool.bytes, max_bytes=self.spool.max_bytes)
                 await asyncio.sleep(1.0)
             self._spooled.set()
-        self.on_durable(acks)
+        self.on_durable(acks, seen)
 
     async def _try_write(self, body: bytes, points: int) -> bool:
         started = time.perf_counter()

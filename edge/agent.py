@@ -75,7 +75,7 @@ class EdgeAgent:
             reason = "invalid command: " + "; ".join(e["msg"] for e in exc.errors()[:3])
             log.warning("command_refused", device=device_id, reason=reason)
             dead = DeadLetter(
-                component="edge", topic=topic_name, reason=reason,
+                component="edge", code="invalid", topic=topic_name[:512], reason=reason[:2048],
                 payload=payload[:2048].decode("utf-8", "replace"), payload_size=len(payload),
                 received_at=now_ms(),
             )  # fmt: skip

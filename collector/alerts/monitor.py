@@ -200,6 +200,27 @@ class AlertMonitor:
                 )
         return out
 
+    def clock_ahead(self, device: str, ahead_ms: int, now: int) -> list[Alert]:
+        """A message from `device` was refused: its clock is ahead by `ahead_ms`."""
+        out: list[Alert] = []
+        dev = self.site.device(device)
+        edge = dev.edge if dev is not None else "edge"
+        ahead_s = round(ahead_ms / 1000, 1)
+        text = texts.clock_ahead(device, edge, ahead_s)
+        alert = self.book.observe("clock_ahead", device, "bad", now, text, ahead_s, dwell_ms=0)
+        self._record(alert, out)
+        return out
+
+    def clock_ok(self, device: str, now: int) -> list[Alert]:
+        """A message from `device` was accepted: its clock is within the limit again."""
+        out: list[Alert] = []
+        if not self.book.idle("clock_ahead", device):
+            text = texts.clock_ahead(device, "", 0.0)
+            self._record(
+                self.book.observe("clock_ahead", device, "good", now, text, 0.0, dwell_ms=0), out
+            )
+        return out
+
     def tick(self) -> list[Alert]:
         """Time passing: dwell timers of offline devices, and silent scales."""
         now = _now_ms()

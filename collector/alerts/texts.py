@@ -26,7 +26,15 @@ def _lazy(build: Callable[P, LocalizedText]) -> Callable[P, Text]:
     return thunk
 
 
-__all__ = ["Text", "anomaly", "low_stock", "offline", "reorder_point", "scale_fault"]
+__all__ = [
+    "Text",
+    "anomaly",
+    "clock_ahead",
+    "low_stock",
+    "offline",
+    "reorder_point",
+    "scale_fault",
+]
 
 _UNIT_ID = {"pcs": "batang/lembar", "m": "m", "kg": "kg"}
 
@@ -82,4 +90,23 @@ def anomaly(bin_id: str, sku: Sku, pieces: float) -> LocalizedText:
         id=f"Perubahan tidak wajar di rak {bin_id} ({sku.name}): "
         f"{pieces:+.2f} {_UNIT_ID[sku.unit]}",
         en=f"Unusual change at bin {bin_id} ({sku.name}): {pieces:+.2f} {sku.unit}",
+    )
+
+
+def _span(seconds: float) -> tuple[str, str]:
+    """A duration as people say it: (Bahasa Indonesia, English)."""
+    units = ((86_400, "hari", "days"), (3600, "jam", "h"), (60, "menit", "min"))
+    for size, id_word, en_word in units:
+        if seconds >= size:
+            return f"{_q(seconds / size)} {id_word}", f"{_q(seconds / size)} {en_word}"
+    return f"{_q(seconds)} detik", f"{_q(seconds)} s"
+
+
+@_lazy
+def clock_ahead(device_id: str, edge_id: str, ahead_s: float) -> LocalizedText:
+    id_span, en_span = _span(ahead_s)
+    return LocalizedText(
+        id=f"Jam {edge_id} maju {id_span}: data {device_id} ditolak. Periksa NTP di {edge_id}",
+        en=f"{edge_id}'s clock is {en_span} ahead: {device_id}'s data is refused. "
+        f"Check NTP on {edge_id}",
     )

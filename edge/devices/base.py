@@ -105,6 +105,7 @@ class DeviceSession(ABC):
         status = DeviceStatus(
             subject="device",
             id=self.device.id,
+            edge=self.device.edge,
             state=self.state,  # type: ignore[arg-type]
             boot_id=self.ctx.boot_id,
             ts=now_ms(),

@@ -9,12 +9,11 @@ that a replayed message overwrites itself instead of counting twice.
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from gudang.contract.ids import EpochMillis, Ident
+from gudang.contract.ids import Count, EpochMillis, Ident, Label, Real
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -28,6 +27,7 @@ __all__ = [
     "CommandOp",
     "CommandReply",
     "DeadLetter",
+    "DeadLetterCode",
     "DeviceMessage",
     "DeviceState",
     "DeviceStatus",
@@ -42,6 +42,10 @@ SCHEMA_VERSION = 1
 MassUnit = Literal["kg", "g", "t", "lb"]
 BootId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Channel = Annotated[int, Field(ge=0, le=63, strict=True)]
+NonNegative = Annotated[Real, Field(ge=0)]
+Positive = Annotated[Real, Field(gt=0)]
+Name = Annotated[str, Field(max_length=128)]
 
 
 class _Message(BaseModel):
@@ -55,15 +59,15 @@ class DeviceMessage(_Message):
 
     device_id: Ident = Field(description="The device's id from the site file.")
     boot_id: BootId = Field(description="New each time the publishing edge process starts.")
-    seq: int = Field(ge=0, description="Monotonic per (device_id, boot_id), starting at 0.")
+    seq: Count = Field(description="Monotonic per (device_id, boot_id), starting at 0.")
     ts: EpochMillis = Field(description="When the value was read: UTC epoch milliseconds.")
 
 
 class WeightReading(DeviceMessage):
     """What a scale says, absolute, never a delta."""
 
-    channel: int = Field(default=0, ge=0, le=63, description="Load-cell channel on the device.")
-    weight: float | None = Field(
+    channel: Channel = Field(default=0, description="Load-cell channel on the device.")
+    weight: Real | None = Field(
         description="The displayed weight in `unit`; null when `state` is a fault."
     )
     unit: MassUnit = Field(description="Unit of `weight` as the device reported it.")
@@ -78,23 +82,16 @@ class WeightReading(DeviceMessage):
         description="`change`: a stable value moved beyond the deadband; `heartbeat`: periodic."
     )
 
-    @field_validator("weight")
-    @classmethod
-    def _finite(cls, value: float | None) -> float | None:
-        if value is not None and not math.isfinite(value):
-            raise ValueError("weight must be a finite number")
-        return value
-
 
 class TagEvent(DeviceMessage):
     """An RFID tag arrived in or departed from an antenna's field."""
 
-    antenna: int = Field(default=0, ge=0, le=63)
+    antenna: Channel = 0
     tag: Annotated[str, Field(pattern=r"^[0-9A-F]{8,64}$")] = Field(
         description="Tag id as upper-case hex (EM4100: 10 digits; EPC: 24 or more)."
     )
     event: Literal["arrived", "departed"]
-    rssi: float | None = Field(default=None, description="dBm, where the reader reports it.")
+    rssi: Real | None = Field(default=None, description="dBm, where the reader reports it.")
 
 
 DeviceState = Literal["online", "offline", "disconnected"]
@@ -109,12 +106,18 @@ class DeviceStatus(_Message):
         description="`online`; `offline` (last will: the edge is gone); "
         "`disconnected` (the edge runs but cannot reach the device)."
     )
+    edge: Ident | None = Field(
+        default=None,
+        description="For a device: the edge that reads it. When given, it must be the "
+        "device's edge in the site file.",
+    )
     boot_id: BootId | None = None
     ts: EpochMillis | None = Field(default=None, description="When the state began.")
-    protocol: str | None = None
-    firmware: str | None = Field(default=None, description="gudang version, or device firmware.")
-    counters: dict[str, int] = Field(
+    protocol: Name | None = None
+    firmware: Name | None = Field(default=None, description="gudang version, or device firmware.")
+    counters: dict[Label, Count] = Field(
         default_factory=dict,
+        max_length=64,
         description="Health counters: frames_ok, frames_bad, resyncs, reconnects, "
         "published, outbox_depth...",
     )
@@ -142,7 +145,12 @@ class CommandReply(_Message):
 
 
 AlertKind = Literal[
-    "low_stock", "reorder_point", "device_offline", "scale_fault", "movement_anomaly"
+    "low_stock",
+    "reorder_point",
+    "device_offline",
+    "scale_fault",
+    "movement_anomaly",
+    "clock_ahead",
 ]
 ALERT_KINDS: frozenset[str] = frozenset(AlertKind.__args__)  # type: ignore[attr-defined]
 AlertState = Literal["raised", "acknowledged", "cleared"]
@@ -151,8 +159,8 @@ AlertState = Literal["raised", "acknowledged", "cleared"]
 class LocalizedText(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(description="Bahasa Indonesia.")
-    en: str = Field(description="English.")
+    id: str = Field(max_length=1024, description="Bahasa Indonesia.")
+    en: str = Field(max_length=1024, description="English.")
 
 
 class Alert(_Message):
@@ -165,7 +173,7 @@ class Alert(_Message):
     state: AlertState
     raised_at: EpochMillis
     updated_at: EpochMillis
-    value: float | None = Field(default=None, description="The quantity that triggered it.")
+    value: Real | None = Field(default=None, description="The quantity that triggered it.")
     text: LocalizedText
     acknowledged_by: str | None = Field(default=None, max_length=128)
     note: str | None = Field(default=None, max_length=1024)
@@ -189,7 +197,7 @@ class Calibrate(_Message):
 
     id: RequestId
     op: Literal["tare", "unit_weight"]
-    pieces: int | None = Field(default=None, ge=1, le=100_000)
+    pieces: Annotated[int, Field(ge=1, le=100_000, strict=True)] | None = None
     by: str = Field(min_length=1, max_length=128)
     ts: EpochMillis
 
@@ -199,8 +207,8 @@ class CalibrationResult(_Message):
     bin: Ident
     op: Literal["tare", "unit_weight"]
     ok: bool
-    value: float | None = Field(default=None, description="New tare kg, or kg per unit.")
-    previous: float | None = None
+    value: Real | None = Field(default=None, description="New tare kg, or kg per unit.")
+    previous: Real | None = None
     error: str | None = Field(default=None, max_length=512)
     ts: EpochMillis
 
@@ -210,10 +218,10 @@ class SkuUpdate(_Message):
     Only the fields given change; the result is the SKU's new `SkuSettings`."""
 
     id: RequestId
-    minimum: float | None = Field(default=None, ge=0)
-    reorder_point: float | None = Field(default=None, ge=0)
-    reorder_quantity: float | None = Field(default=None, gt=0)
-    target: float | None = Field(default=None, ge=0)
+    minimum: NonNegative | None = None
+    reorder_point: NonNegative | None = None
+    reorder_quantity: Positive | None = None
+    target: NonNegative | None = None
     by: str = Field(min_length=1, max_length=128)
     ts: EpochMillis
 
@@ -223,13 +231,13 @@ class SkuSettings(_Message):
     retained: a new subscriber sees the current ones."""
 
     sku: Ident
-    unit_weight_kg: float | None
-    minimum: float
-    reorder_point: float
-    reorder_quantity: float
-    target: float | None
+    unit_weight_kg: Real | None
+    minimum: Real
+    reorder_point: Real
+    reorder_quantity: Real
+    target: Real | None
     updated_at: EpochMillis | None = Field(description="Last change at run time, if any.")
-    updated_by: str | None = None
+    updated_by: Name | None = None
     request: RequestId | None = Field(
         default=None, description="The `SkuUpdate` this answers (the latest one)."
     )
@@ -240,12 +248,31 @@ class SkuSettings(_Message):
     )
 
 
+DeadLetterCode = Literal[
+    "too_large",
+    "unknown_topic",
+    "wrong_site",
+    "invalid",
+    "identity_mismatch",
+    "unknown_device",
+    "wrong_device_kind",
+    "not_owner",
+    "implausible",
+    "clock_ahead",
+    "internal_error",
+]
+"""Why a message was refused; the table in docs/collector.md says what each means."""
+
+
 class DeadLetter(_Message):
     """A message a component could not accept, with the reason; ingest goes on."""
 
     component: Literal["edge", "collector", "api"]
-    topic: str
-    reason: str = Field(max_length=2048)
-    payload: str = Field(description="The payload as text (invalid UTF-8 replaced), truncated.")
-    payload_size: int = Field(ge=0, description="Size of the original payload in bytes.")
+    code: DeadLetterCode = Field(description="Why, as a stable code to count and filter by.")
+    topic: str = Field(max_length=512, description="The topic it came on (truncated).")
+    reason: str = Field(max_length=2048, description="Why, in words, with the details.")
+    payload: str = Field(
+        max_length=2048, description="The payload as text (invalid UTF-8 replaced), truncated."
+    )
+    payload_size: Count = Field(description="Size of the original payload in bytes.")
     received_at: EpochMillis

@@ -1,6 +1,6 @@
 """Exports the contract as JSON Schema files and a Markdown topic table.
 
-``gudang schema --out docs/schema`` writes them; tests/unit/test_schema_export.py
+``gudang schema --out docs/schema`` writes them; tests/unit/test_contract.py
 fails when the committed files differ from what the models say.
 """
 

@@ -14,11 +14,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from gudang.contract.ids import Ident
+from gudang.contract.messages import AlertKind
 
 __all__ = [
     "PROTOCOLS",
     "Bin",
     "Device",
+    "Ingest",
     "LineSettings",
     "Loc",
     "Site",
@@ -197,9 +199,7 @@ class Tag(_Strict):
     sku: Ident | None = None
 
 
-AlertKindName = Literal[
-    "low_stock", "reorder_point", "device_offline", "scale_fault", "movement_anomaly"
-]
+AlertKindName = AlertKind
 
 
 class Webhook(_Strict):
@@ -231,6 +231,18 @@ class Notifications(_Strict):
     apprise: list[AppriseTarget] = Field(default_factory=list)
 
 
+class Ingest(_Strict):
+    max_clock_ahead_s: float = Field(
+        default=120.0,
+        ge=1,
+        le=86_400,
+        allow_inf_nan=False,
+        description="A message stamped more than this ahead of the collector's clock is "
+        "refused (dead letter `clock_ahead`) and raises a `clock_ahead` alert for its device: "
+        "a device clock must never make a future level the newest.",
+    )
+
+
 class Site(_Strict):
     _bins_by_device: dict[str, list[Bin]] = PrivateAttr(default_factory=dict)
     _bins_by_sku: dict[str, list[Bin]] = PrivateAttr(default_factory=dict)
@@ -244,6 +256,7 @@ class Site(_Strict):
     bins: list[Bin] = Field(default_factory=list)
     tags: list[Tag] = Field(default_factory=list)
     alerts: Notifications = Notifications()
+    ingest: Ingest = Ingest()
 
     def problems(self) -> list[tuple[Loc, str]]:
         """Checks that span entries; empty when the site is consistent."""

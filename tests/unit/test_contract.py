@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,34 @@ def test_exported_schema_files_are_current() -> None:
 def test_contract_doc_topic_table_is_current() -> None:
     doc = (ROOT / "docs" / "contract.md").read_text()
     assert splice_table(doc) == doc, "docs/contract.md topic table is stale: run `make schema`"
+
+
+def _leaves(node: object, path: str = "") -> list[tuple[str, dict[str, object]]]:
+    """Every typed schema node below `node`, with a readable path."""
+    out: list[tuple[str, dict[str, object]]] = []
+    if isinstance(node, dict):
+        if node.get("type") in ("number", "integer", "string"):
+            out.append((path, node))
+        for key, value in node.items():
+            out += _leaves(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out += _leaves(value, f"{path}[{i}]")
+    return out
+
+
+def test_every_value_in_the_schema_is_bounded() -> None:
+    """Numbers have a minimum and a maximum, strings a length limit, pattern or
+    fixed set: what the contract admits, InfluxDB can store."""
+    for name, text in render_schemas().items():
+        for path, node in _leaves(json.loads(text)):
+            where = f"{name}{path}"
+            if "const" in node or "enum" in node:
+                continue
+            if node["type"] in ("number", "integer"):
+                assert "minimum" in node or "exclusiveMinimum" in node, where
+                assert "maximum" in node or "exclusiveMaximum" in node, where
+                if node["type"] == "integer":
+                    assert node.get("maximum", 0) <= 2**63 - 1, where  # type: ignore[operator]
+            else:
+                assert {"maxLength", "pattern"} & node.keys(), where

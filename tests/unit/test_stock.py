@@ -1,17 +1,12 @@
-"""Stock math and intake checks of the collector (pure, no services)."""
+"""Stock math of the collector (pure, no services)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from gudang.collector.intake import MAX_PAYLOAD, Accepted, classify
 from gudang.collector.points import bin_stock_point, reading_point
 from gudang.collector.stock import bin_levels, to_kg
-from hypothesis import given
-from hypothesis import strategies as st
 
-from gudang.contract import DeadLetter, WeightReading
+from gudang.contract import WeightReading
 from gudang.influx import encode
 from gudang.site import parse_site
 
@@ -85,48 +80,3 @@ def test_points_use_device_time_and_low_cardinality_tags() -> None:
     sp = bin_stock_point("s1", lv)
     assert set(sp.tags) == {"site", "bin", "rack", "sku"}
     assert encode(sp).endswith(" 1764000000000")
-
-
-def _topic(device: str = "scale-1", site: str = "s1") -> str:
-    return f"gudang/v1/{site}/device/{device}/reading"
-
-
-def test_intake_accepts_a_valid_reading() -> None:
-    result = classify(SITE, _topic(), reading().model_dump_json().encode())
-    assert isinstance(result, Accepted)
-
-
-@pytest.mark.parametrize(
-    ("topic", "payload", "reason"),
-    [
-        (_topic(), b"not json", "invalid payload"),
-        (_topic(), b"\xff\xfe", "invalid payload"),
-        (_topic(), b'{"device_id": "scale-1"}', "invalid payload"),
-        (_topic(), b"x" * (MAX_PAYLOAD + 1), "exceeds"),
-        (_topic(site="other"), None, "not this collector's site"),
-        (_topic(device="scale-2"), None, "differs from the topic"),
-        (_topic(device="scale-9"), "scale-9", "unknown device"),
-        ("gudang/v1/s1/device/scale-1/tag", None, "invalid payload"),
-        ("gudang/v1/s1/device/scale-1/status", None, "not a reading or tag topic"),
-        (_topic(), "absurd", "absurd weight"),
-    ],
-)
-def test_intake_dead_letters_with_reason(
-    topic: str, payload: bytes | str | None, reason: str
-) -> None:
-    if payload is None:
-        payload = reading().model_dump_json().encode()
-    elif payload == "scale-9":
-        payload = reading("scale-9").model_dump_json().encode()
-    elif payload == "absurd":
-        payload = reading(weight=5e9).model_dump_json().encode()
-    result = classify(SITE, topic, payload)  # type: ignore[arg-type]
-    assert isinstance(result, DeadLetter)
-    assert reason in result.reason
-    assert result.payload_size == len(payload)  # type: ignore[arg-type]
-    json.loads(result.model_dump_json())
-
-
-@given(st.binary(max_size=600))
-def test_intake_never_raises(payload: bytes) -> None:
-    assert isinstance(classify(SITE, _topic(), payload), Accepted | DeadLetter)
