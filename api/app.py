@@ -78,8 +78,10 @@ def create_app(site: Site, settings: Settings) -> FastAPI:
         stop = asyncio.Event()
         async with InfluxClient(settings.influx) as db:
             live = LiveStock(db, site.site.id, hub, poll_s=settings.api.live_poll_s,
-                             full_every_s=settings.api.live_full_s)  # fmt: skip
-            bridge = Bridge(settings.mqtt, site.site.id, hub)
+                             full_every_s=settings.api.live_full_s,
+                             max_ahead_s=site.ingest.max_clock_ahead_s)  # fmt: skip
+            owners = {d.id: d.edge for d in site.devices}
+            bridge = Bridge(settings.mqtt, site.site.id, hub, owners)
             app.state.ctx = Context(site=site, db=db, live=live, bridge=bridge, keys=keys, hub=hub,
                                     webhooks=webhooks)  # fmt: skip
             dispatcher = Dispatcher(webhooks, hub, retry_base_s=settings.api.webhook_retry_s)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 import aiomqtt
@@ -31,6 +32,7 @@ from gudang.contract import (
     parse,
     topic,
 )
+from gudang.contract.identity import status_mismatch
 from gudang.contract.topics import subscription
 from gudang.mqtt import make_client
 from gudang.runtime import sleep_or_stop
@@ -46,9 +48,19 @@ class BrokerUnavailable(Exception):
 
 
 class Bridge:
-    def __init__(self, settings: MqttSettings, site_id: str, hub: EventHub) -> None:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        site_id: str,
+        hub: EventHub,
+        owners: Mapping[str, str],
+    ) -> None:
         self.settings = settings
         self.site_id = site_id
+        # device -> the edge that reads it (site file): a status counts only
+        # when it speaks for its own topic, and a device's only from its edge.
+        self.owners = dict(owners)
+        self._edge_ids = set(self.owners.values())
         self.hub = hub
         self.alerts: dict[tuple[str, str], Alert] = {}
         self.devices: dict[str, DeviceStatus] = {}
@@ -82,7 +94,15 @@ class Bridge:
                 if not payload:
                     return
                 status = DeviceStatus.model_validate_json(payload)
-                book = self.devices if parsed.kind is TopicKind.DEVICE_STATUS else self.edges
+                device = parsed.kind is TopicKind.DEVICE_STATUS
+                topic_id = parsed.levels["device_id" if device else "edge_id"]
+                known = topic_id in self.owners if device else topic_id in self._edge_ids
+                problem = status_mismatch(parsed.kind, topic_id, status, self.owners.get(topic_id))
+                if problem is not None or not known:
+                    why = problem[1] if problem is not None else "not in the site file"
+                    log.warning("status_ignored", topic=name, reason=why)
+                    return
+                book = self.devices if device else self.edges
                 book[status.id] = status
                 self.hub.publish({"type": "status", **status.model_dump(mode="json")})
             elif parsed.kind is TopicKind.SKU_SETTINGS:

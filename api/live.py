@@ -33,10 +33,7 @@ T = TypeVar("T")
 log = logs.get("api.live")
 
 _FIELDS = f'SELECT "qty", "net_kg" FROM {quote_ident(BIN_STOCK)} WHERE "site" = $site'
-_LAST = (
-    f'SELECT last("qty") AS "qty", "net_kg" FROM {quote_ident(BIN_STOCK)} '
-    'WHERE "site" = $site GROUP BY "bin", "sku"'
-)
+_LAST = f'SELECT last("qty") AS "qty", "net_kg" FROM {quote_ident(BIN_STOCK)} WHERE "site" = $site'
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +53,17 @@ class LiveStock:
         poll_s: float = 1.0,
         overlap_s: float = 10.0,
         full_every_s: float = 30.0,
+        max_ahead_s: float = 120.0,
     ) -> None:
         self.db = db
         self.site_id = site_id
         self.poll_s = poll_s
         self.overlap_ms = int(overlap_s * 1000)
         self.full_every_s = full_every_s
+        # The collector refuses points stamped further ahead than this; any
+        # that exist anyway (written before it did, or by another writer) must
+        # not become a bin's newest level, here or after a restart.
+        self._not_future = f"time <= now() + {int(max_ahead_s * 1000)}ms"
         self.levels: dict[tuple[str, str], Level] = {}  # (bin, sku) -> newest level
         self.ready = False  # a full read has succeeded
         self.error: str | None = None  # the last failure, while InfluxDB is failing
@@ -113,11 +115,11 @@ class LiveStock:
         return self._derived[key]  # type: ignore[return-value]
 
     async def refresh_full(self) -> None:
-        self._merge(await self._query(_LAST))
+        self._merge(await self._query(f'{_LAST} AND {self._not_future} GROUP BY "bin", "sku"'))
         self.ready = True
 
     async def refresh_recent(self, since_ms: int) -> None:
-        q = f'{_FIELDS} AND time > {int(since_ms)}ms GROUP BY "bin", "sku"'
+        q = f'{_FIELDS} AND time > {int(since_ms)}ms AND {self._not_future} GROUP BY "bin", "sku"'
         self._merge(await self._query(q))
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -186,6 +186,11 @@ class DeviceOut(BaseModel):
         "it every heartbeat, so a large age means a silent or stuck scale."
     )
     counters: dict[str, int]
+    clock_ahead_s: float | None = Field(
+        default=None,
+        description="While the device's data is refused because its edge's clock is ahead "
+        "(active `clock_ahead` alert): by how many seconds. Fix the edge's clock (NTP).",
+    )
 
 
 class DeviceList(BaseModel):

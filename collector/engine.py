@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from gudang.collector.calibration import Calibration
 from gudang.collector.movements import BinHistory, Movement
-from gudang.collector.points import bin_stock_line, reading_line
+from gudang.collector.points import bin_stock_line, movement_fields, movement_line, reading_line
 from gudang.collector.stock import bin_levels
 
 from gudang.contract import TagEvent, WeightReading
@@ -136,21 +136,9 @@ class StockEngine:
             self.stats.movements += 1
         elif m.kind == "anomaly":
             self.stats.anomalies += 1
-        # kind is a field, not a tag: a re-computation may change it.
         series = self._movement_keys[b.id]
         tags = self._attributed(b, m.ts)
         if tags:  # labels come from the site file: escaped by line()
-            fields: dict[str, FieldValue] = {
-                "kind": m.kind, "delta_kg": float(m.delta_kg), "delta_qty": float(m.delta_qty),
-                "tags": ",".join(tags),
-                "labels": "; ".join(self._labels.get(t, t) for t in tags),
-            }  # fmt: skip
-            if m.pieces_exact is not None:
-                fields["pieces_exact"] = float(m.pieces_exact)
-            return line(series, fields, m.ts)
-        # Hot path: kinds are literals and numbers need no escaping.
-        exact = f",pieces_exact={float(m.pieces_exact)!r}" if m.pieces_exact is not None else ""
-        return (
-            f'{series} kind="{m.kind}",delta_kg={float(m.delta_kg)!r},'
-            f'delta_qty={float(m.delta_qty)!r},tags=""{exact} {m.ts}'
-        )
+            labels = "; ".join(self._labels.get(t, t) for t in tags)
+            return line(series, movement_fields(m, tags, labels), m.ts)
+        return movement_line(series, m)

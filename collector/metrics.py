@@ -33,6 +33,12 @@ class CollectorMetrics(_PromCollector):
         messages.add_metric(["duplicate"], duplicates)
         messages.add_metric(["dead_letter"], c.dead_letters)
         yield messages
+        dead = CounterMetricFamily(
+            "gudang_collector_dead_letters", "Messages refused, by code", labels=["code"]
+        )
+        for code, n in sorted(c.dead_letter_codes.items()):
+            dead.add_metric([code], n)
+        yield dead
         stats = c.engine.stats
         movements = CounterMetricFamily(
             "gudang_collector_movements", "Movements recorded, by kind", labels=["kind"]

@@ -7,13 +7,21 @@ timestamp, so a replayed message overwrites its own point.
 
 from __future__ import annotations
 
+from gudang.collector.movements import Movement
 from gudang.collector.stock import BinLevel, to_kg
 
 from gudang.contract import WeightReading
 from gudang.influx import FieldValue, Point
 from gudang.influx.schema import BIN_STOCK, READING
 
-__all__ = ["bin_stock_line", "bin_stock_point", "reading_line", "reading_point"]
+__all__ = [
+    "bin_stock_line",
+    "bin_stock_point",
+    "movement_fields",
+    "movement_line",
+    "reading_line",
+    "reading_point",
+]
 
 
 def reading_point(site_id: str, r: WeightReading) -> Point:
@@ -43,10 +51,27 @@ def bin_stock_point(site_id: str, level: BinLevel) -> Point:
     return Point(BIN_STOCK, fields, level.ts, tags)
 
 
-# Hot path: the same lines as encode(reading_point(...)) and
-# encode(bin_stock_point(...)) (a test holds them equal), built with the
-# series key computed once per device or bin and no per-field escaping: every
-# string here is a validated identifier or a contract literal.
+def movement_fields(m: Movement, tags: list[str], labels: str) -> dict[str, FieldValue]:
+    """A movement's fields; `tags` seen at the bay, `labels` their names
+    (kind is a field, not a tag: a re-computation may change it)."""
+    fields: dict[str, FieldValue] = {
+        "kind": m.kind,
+        "delta_kg": float(m.delta_kg),
+        "delta_qty": float(m.delta_qty),
+        "tags": ",".join(tags),
+    }
+    if tags:
+        fields["labels"] = labels
+    if m.pieces_exact is not None:
+        fields["pieces_exact"] = float(m.pieces_exact)
+    return fields
+
+
+# Hot path: the same lines as line(series, <the fields above>, ts)
+# (tests/unit/test_points.py holds them equal for any series and value the
+# contract admits), built with the series key computed once per device or bin
+# and no per-field escaping: every string here is a validated identifier or a
+# contract literal, and every number is finite (the contract's bounds).
 
 
 def reading_line(series: str, r: WeightReading) -> str:
@@ -62,4 +87,13 @@ def bin_stock_line(series: str, level: BinLevel) -> str:
     return (
         f"{series} net_kg={float(level.net_kg)!r},qty={float(level.quantity)!r},"
         f'unit="{level.sku.unit}"{gross} {level.ts}'
+    )
+
+
+def movement_line(series: str, m: Movement) -> str:
+    """A movement nobody was seen at (no tags, so nothing to escape)."""
+    exact = f",pieces_exact={float(m.pieces_exact)!r}" if m.pieces_exact is not None else ""
+    return (
+        f'{series} kind="{m.kind}",delta_kg={float(m.delta_kg)!r},'
+        f'delta_qty={float(m.delta_qty)!r},tags=""{exact} {m.ts}'
     )

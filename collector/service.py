@@ -337,10 +337,13 @@ class Collector:
         return False
 
     async def _seed(self, db: InfluxClient) -> None:
-        """Each bin's last stable level, so the first movement after a restart is right."""
+        """Each bin's last stable level, so the first movement after a restart is
+        right. Points further ahead than the intake admits (written before it
+        refused them) are not a level to start from."""
+        ahead_ms = self.intake.max_clock_ahead_ms
         q = (
             f'SELECT last("net_kg") AS "net_kg" FROM {quote_ident(BIN_STOCK)} '
-            'WHERE "site" = $site GROUP BY "bin"'
+            f'WHERE "site" = $site AND time <= now() + {ahead_ms}ms GROUP BY "bin"'
         )
         try:
             series = await db.query(q, {"site": self.site_id})

@@ -13,7 +13,7 @@ const T = {
     note: "Catatan", acked_by: "ditangani oleh", bad_key: "Kunci API ditolak",
     pick: "ambil", put: "taruh", anomaly: "tidak wajar", rack: "Rak",
     status_ok: "aman", status_low: "menipis", status_critical: "kritis", status_unknown: "belum ada data",
-    ago: "lalu", history: "Riwayat 7 hari",
+    ago: "lalu", history: "Riwayat 7 hari", clock_ahead: "jam maju",
   },
   en: {
     racks: "Racks", alerts: "Alerts", reorder: "Reorder", devices: "Devices",
@@ -25,7 +25,7 @@ const T = {
     note: "Note", acked_by: "acknowledged by", bad_key: "API key refused",
     pick: "pick", put: "put", anomaly: "anomaly", rack: "Rack",
     status_ok: "ok", status_low: "low", status_critical: "critical", status_unknown: "no data yet",
-    ago: "ago", history: "Last 7 days",
+    ago: "ago", history: "Last 7 days", clock_ahead: "clock ahead",
   },
 };
 const UNIT = { id: { pcs: "batang", kg: "kg", m: "m" }, en: { pcs: "pcs", kg: "kg", m: "m" } };
@@ -158,7 +158,7 @@ async function loadReorder() {
 async function loadDevices() {
   const list = await api("/api/v1/devices");
   $("#devices tbody").innerHTML = list.items.map((d) =>
-    `<tr><td>${esc(d.id)}</td><td>${esc(d.kind)} (${esc(d.protocol)})</td><td class="state-${esc(d.state)}">${esc(d.state)}</td><td>${when(d.last_reading_at)}${d.reading_age_s != null ? ` (${fmt(d.reading_age_s)} s)` : ""}</td></tr>`).join("");
+    `<tr><td>${esc(d.id)}</td><td>${esc(d.kind)} (${esc(d.protocol)})</td><td class="state-${esc(d.state)}">${esc(d.state)}${d.clock_ahead_s != null ? ` <span class="clock-ahead">(${esc(t("clock_ahead"))} ${fmt(d.clock_ahead_s)} s)</span>` : ""}</td><td>${when(d.last_reading_at)}${d.reading_age_s != null ? ` (${fmt(d.reading_age_s)} s)` : ""}</td></tr>`).join("");
 }
 
 // --- live stream ----------------------------------------------------------------

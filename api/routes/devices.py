@@ -37,11 +37,14 @@ async def devices(request: Request) -> DeviceList:
         state, since = (status.state, status.ts) if status else ("unknown", None)
         if edge is not None and edge.state == "offline":  # its last will speaks for all
             state, since = "offline", edge.ts
+        clock = c.bridge.alerts.get(("clock_ahead", d.id))
+        ahead = clock.value if clock is not None and clock.state != "cleared" else None
         items.append(
             DeviceOut(
                 id=d.id, kind=d.kind, protocol=d.protocol, edge=d.edge, state=state, since=since,
                 last_reading_at=newest.get(d.id), counters=status.counters if status else {},
                 reading_age_s=round((now - newest[d.id]) / 1000, 1) if d.id in newest else None,
+                clock_ahead_s=ahead,
             )
         )  # fmt: skip
     return DeviceList(items=items)

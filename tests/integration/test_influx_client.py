@@ -113,3 +113,37 @@ async def test_server_down_is_retryable(private_influxdb: InfluxServer) -> None:
         with pytest.raises(StorageError) as down:
             await db.ping()
         assert down.value.retryable
+
+
+async def test_the_contracts_extremes_are_stored(influx_settings: InfluxSettings) -> None:
+    """Whatever the contract admits, InfluxDB takes: the largest and smallest
+    numbers, through the collector's own hot-path encoders."""
+    from gudang.collector.movements import Movement
+    from gudang.collector.points import movement_line, reading_line
+
+    from gudang.contract import WeightReading
+    from gudang.contract.ids import INT64_MAX, MAX_MAGNITUDE
+
+    base = {"device_id": "d", "boot_id": "b", "unit": "t", "stable": True, "reason": "change"}
+    weights = [MAX_MAGNITUDE, -MAX_MAGNITUDE, 5e-324, -0.0, 1e-300]
+    lines = [
+        reading_line(
+            f"reading,channel={i}",
+            WeightReading.model_validate(
+                {**base, "seq": INT64_MAX, "ts": 4_102_444_799_999 - i, "weight": w}
+            ),
+        )
+        for i, w in enumerate(weights)
+    ]
+    lines.append(
+        movement_line("movement", Movement(946_684_800_000, "anomaly", 1e15, -1e15, 5e-324))
+    )
+    async with InfluxClient(influx_settings) as db:
+        await db.ensure_database()
+        await db.write_lines(("\n".join(lines) + "\n").encode())
+        (readings,) = await db.query('SELECT "seq", "weight_kg" FROM "reading"')
+        (moves,) = await db.query('SELECT * FROM "movement"')
+    rows = readings.rows()
+    assert sorted(r["weight_kg"] for r in rows) == sorted(w * 1000 for w in weights)
+    assert {r["seq"] for r in rows} == {INT64_MAX}
+    assert moves.rows()[0]["pieces_exact"] == 5e-324
