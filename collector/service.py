@@ -449,7 +449,7 @@ class Collector:
 
     async def _publish_dead(self, sub: Subscriber, dead: list[tuple[int, DeadLetter]]) -> None:
         for _, letter in dead[:20]:
-            log.warning("dead_letter", topic=letter.topic, reason=letter.reason)
+            log.warning("dead_letter", code=letter.code, topic=letter.topic, reason=letter.reason)
         if len(dead) > 20:
             log.warning("dead_letters_more", count=len(dead) - 20)
         await asyncio.gather(

@@ -4,6 +4,7 @@
   environment, its log in a file, stopped with SIGTERM.
 - ``MqttRecorder``: a real MQTT subscriber that keeps what it receives.
 - ``wait_for``: poll a condition with a deadline.
+- ``influx_rows``: an InfluxQL query's rows as dicts (tags included).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, TypeVar
 
+import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -29,6 +31,7 @@ __all__ = [
     "MqttRecorder",
     "Step",
     "expected_movements",
+    "influx_rows",
     "publish_all",
     "reading_stream",
     "service_env",
@@ -51,6 +54,19 @@ def wait_for(
         time.sleep(interval)
         last = condition()
     return last
+
+
+def influx_rows(influx: InfluxSettings, query: str) -> list[dict[str, Any]]:
+    """Rows of an InfluxQL query (times in epoch ms), each with its series' tags;
+    [] while the database does not exist yet."""
+    body = httpx.get(
+        f"{influx.url}/query", params={"db": influx.database, "q": query, "epoch": "ms"}, timeout=10
+    ).json()
+    rows = []
+    for s in body["results"][0].get("series", []) or []:
+        for v in s["values"]:
+            rows.append({**s.get("tags", {}), **dict(zip(s["columns"], v, strict=True))})
+    return rows
 
 
 def auth(token: str) -> dict[str, str]:

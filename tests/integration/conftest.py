@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import getpass
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from gudang.api.keys import SCOPES, KeyStore
 
-from gudang.services import free_port
+from gudang.services import MosquittoServer, free_port
+from gudang.services.process import find_binary
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.testing import GudangProcess, service_env
 
 SiteFactory = Callable[..., Path]
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture
@@ -68,3 +72,33 @@ def api_keys(tmp_path: Path) -> dict[str, str]:
     keys = {scope: store.create(f"test-{scope}", scope)[1] for scope in SCOPES}
     store.close()
     return keys
+
+
+@pytest.fixture
+def shipped_broker() -> Iterator[Callable[..., MosquittoServer]]:
+    """Start Mosquitto with the shipped mosquitto.conf (only its container paths
+    and port moved), an ACL and users: ``shipped_broker(folder, acl_text, users)``."""
+    started: list[MosquittoServer] = []
+
+    def start(tmp: Path, acl_text: str, users: dict[str, str]) -> MosquittoServer:
+        port = free_port()
+        (tmp / "data").mkdir(parents=True, exist_ok=True)
+        (tmp / "acl").write_text(acl_text)
+        passwd = tmp / "data" / "passwd"
+        passwd.write_text("")
+        for name, password in users.items():
+            subprocess.run([find_binary("mosquitto_passwd", "mosquitto"), "-b", str(passwd), name,
+                            password], check=True, capture_output=True)  # fmt: skip
+        conf = (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
+        conf = conf.replace("listener 1883", f"listener {port} 127.0.0.1")
+        conf = conf.replace("/mosquitto/data/", f"{tmp}/data/")
+        conf = conf.replace("/mosquitto/config/", f"{tmp}/")
+        conf += f"user {getpass.getuser()}\n"
+        broker = MosquittoServer(tmp, port, config=conf)
+        broker.start()
+        started.append(broker)
+        return broker
+
+    yield start
+    for broker in started:
+        broker.stop()

@@ -9,9 +9,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from gudang.services import InfluxServer
 from gudang.settings import InfluxSettings, MqttSettings
@@ -19,6 +16,7 @@ from gudang.testing import (
     GudangProcess,
     MqttRecorder,
     expected_movements,
+    influx_rows,
     publish_all,
     reading_stream,
     service_env,
@@ -51,15 +49,7 @@ alerts: {{dwell_s: 3}}
     return path
 
 
-def q(influx: InfluxSettings, query: str) -> list[dict[str, Any]]:
-    body = httpx.get(
-        f"{influx.url}/query", params={"db": influx.database, "q": query, "epoch": "ms"}, timeout=10
-    ).json()
-    rows = []
-    for s in body["results"][0].get("series", []) or []:
-        for v in s["values"]:
-            rows.append({**s.get("tags", {}), **dict(zip(s["columns"], v, strict=True))})
-    return rows
+q = influx_rows
 
 
 def movements(influx: InfluxSettings) -> set[tuple[str, int, int]]:

@@ -5,10 +5,8 @@ the Grafana dashboard's queries against a real InfluxDB with collector data."""
 
 from __future__ import annotations
 
-import getpass
 import json
 import re
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +21,7 @@ from ruamel.yaml import YAML
 
 from gudang.acl import acl
 from gudang.contract import WeightReading
-from gudang.services import MosquittoServer, free_port
-from gudang.services.process import find_binary
+from gudang.services import MosquittoServer
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import load_site, parse_site
 from gudang.testing import GudangProcess, MqttRecorder, wait_for
@@ -156,23 +153,6 @@ bins:
 """
 
 
-def _shipped_broker(tmp: Path, acl_text: str, users: dict[str, str]) -> MosquittoServer:
-    """The shipped mosquitto.conf, with only its container paths and port moved."""
-    port = free_port()
-    (tmp / "data").mkdir(exist_ok=True)
-    (tmp / "acl").write_text(acl_text)
-    passwd = tmp / "data" / "passwd"
-    passwd.write_text("")
-    for name, password in users.items():
-        subprocess.run([find_binary("mosquitto_passwd", "mosquitto"), "-b", str(passwd), name,
-                        password], check=True, capture_output=True)  # fmt: skip
-    conf = (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
-    conf = conf.replace("listener 1883", f"listener {port} 127.0.0.1")
-    conf = conf.replace("/mosquitto/data/", f"{tmp}/data/").replace("/mosquitto/config/", f"{tmp}/")
-    conf += f"user {getpass.getuser()}\n"
-    return MosquittoServer(tmp, port, config=conf)
-
-
 def _publish(port: int, user: str | None, password: str | None, topic: str) -> int:
     """Connect as `user` (MQTT 5) and publish once at QoS 1; the PUBACK reason code."""
     c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
@@ -196,31 +176,29 @@ def _publish(port: int, user: str | None, password: str | None, topic: str) -> i
         c.disconnect()
 
 
-def test_shipped_broker_config_enforces_users_and_per_edge_acl(tmp_path: Path) -> None:
+def test_shipped_broker_config_enforces_users_and_per_edge_acl(
+    tmp_path: Path, shipped_broker: Callable[..., MosquittoServer]
+) -> None:
     site = parse_site(SITE_TWO_EDGES)
     users = {"collector": "c-pw", "api": "a-pw", "edge-1": "e1-pw", "edge-2": "e2-pw"}
-    broker = _shipped_broker(tmp_path, acl(site), users)
-    broker.start()
-    try:
-        p = "gudang/v1/acl-test"
-        settings = MqttSettings(host="127.0.0.1", port=broker.port, username="collector",
-                                password="c-pw")  # fmt: skip
-        with MqttRecorder(settings, [f"{p}/device/+/reading"]) as collector:
-            assert _publish(broker.port, "edge-1", "e1-pw", f"{p}/device/scale-1/reading") == 0
-            # edge-1 may not speak for edge-2's scale, nor raise alerts
-            assert _publish(broker.port, "edge-1", "e1-pw", f"{p}/device/scale-2/reading") == 0x87
-            assert _publish(broker.port, "edge-1", "e1-pw", f"{p}/alert/low_stock/RB") == 0x87
-            assert _publish(broker.port, "edge-2", "e2-pw", f"{p}/device/scale-2/reading") == 0
-            assert _publish(broker.port, "api", "a-pw", f"{p}/device/scale-1/reading") == 0x87
-            wait_for(lambda: len(collector.messages) >= 2, what="the allowed readings")
-            time.sleep(0.5)
-            topics = sorted(t for t, _, _ in collector.messages)
-            assert topics == [f"{p}/device/scale-1/reading", f"{p}/device/scale-2/reading"]
-        # no anonymous clients, no wrong passwords (CONNACK 0x87 / 0x86)
-        assert _publish(broker.port, None, None, f"{p}/device/scale-1/reading") < 0
-        assert _publish(broker.port, "edge-1", "wrong", f"{p}/device/scale-1/reading") < 0
-    finally:
-        broker.stop()
+    broker = shipped_broker(tmp_path, acl(site), users)
+    p = "gudang/v1/acl-test"
+    settings = MqttSettings(host="127.0.0.1", port=broker.port, username="collector",
+                            password="c-pw")  # fmt: skip
+    with MqttRecorder(settings, [f"{p}/device/+/reading"]) as collector:
+        assert _publish(broker.port, "edge-1", "e1-pw", f"{p}/device/scale-1/reading") == 0
+        # edge-1 may not speak for edge-2's scale, nor raise alerts
+        assert _publish(broker.port, "edge-1", "e1-pw", f"{p}/device/scale-2/reading") == 0x87
+        assert _publish(broker.port, "edge-1", "e1-pw", f"{p}/alert/low_stock/RB") == 0x87
+        assert _publish(broker.port, "edge-2", "e2-pw", f"{p}/device/scale-2/reading") == 0
+        assert _publish(broker.port, "api", "a-pw", f"{p}/device/scale-1/reading") == 0x87
+        wait_for(lambda: len(collector.messages) >= 2, what="the allowed readings")
+        time.sleep(0.5)
+        topics = sorted(t for t, _, _ in collector.messages)
+        assert topics == [f"{p}/device/scale-1/reading", f"{p}/device/scale-2/reading"]
+    # no anonymous clients, no wrong passwords (CONNACK 0x87 / 0x86)
+    assert _publish(broker.port, None, None, f"{p}/device/scale-1/reading") < 0
+    assert _publish(broker.port, "edge-1", "wrong", f"{p}/device/scale-1/reading") < 0
 
 
 def _grafana_queries() -> list[str]:
