@@ -31,7 +31,7 @@ class _Writer:
     def __init__(self) -> None:
         self.points = 0
 
-    def add(self, points: list[str], acks: list[tuple[int, int]]) -> None:
+    def add(self, points: list[str], acks: object, seen: object = None) -> None:
         self.points += len(points)
 
 
