@@ -25,7 +25,7 @@ from gudang.collector.engine import StockEngine
 from gudang.collector.intake import Control, Intake, Refused, refuse
 from gudang.collector.metrics import CollectorMetrics, serve_metrics
 from gudang.collector.mqtt import ConnectionLost, Publish, Subscriber
-from gudang.collector.spool import Spool
+from gudang.collector.spool import MIN_SPOOL_BYTES, Spool
 from gudang.collector.writer import Acks, DurableWriter, Seen
 
 from gudang import logs
@@ -45,7 +45,7 @@ from gudang.contract import (
     topic,
 )
 from gudang.contract.topics import subscription
-from gudang.errors import StorageError
+from gudang.errors import ConfigError, ConfigProblem, StorageError
 from gudang.influx import FieldValue, InfluxClient, line, quote_ident, series_key
 from gudang.influx.schema import ALERT, BIN_STOCK, CALIBRATION
 from gudang.runtime import sleep_or_stop
@@ -77,6 +77,11 @@ class Collector:
         self.mqtt = mqtt
         self.influx = influx
         self.site_id = site.site.id
+        if spool_max_bytes < MIN_SPOOL_BYTES:
+            raise ConfigError("collector", [ConfigProblem(
+                "spool_max_bytes",
+                f"{spool_max_bytes} is below {MIN_SPOOL_BYTES} (16 MiB), the room one batch needs",
+            )])  # fmt: skip
         self.spool = Spool(spool_path, spool_max_bytes)
         self.share_group = share_group
         self.member = member or "1"

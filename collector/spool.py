@@ -12,10 +12,17 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Literal
 
 from gudang.sqlite import open_db
 
-__all__ = ["Spool"]
+__all__ = ["MIN_SPOOL_BYTES", "Pushed", "Spool"]
+
+# The writer spools at most MAX_SPOOL_POINTS lines at a time (writer.py): a
+# few MiB compressed. A spool smaller than this could not take one of them.
+MIN_SPOOL_BYTES = 16 * 1024 * 1024
+
+Pushed = Literal["stored", "full", "too_big"]
 
 
 class Spool:
@@ -37,16 +44,20 @@ class Spool:
     def empty(self) -> bool:
         return self.batches == 0
 
-    def push(self, body: bytes, points: int) -> bool:
-        """Store a batch of line protocol; False (nothing stored) when full."""
+    def push(self, body: bytes, points: int) -> Pushed:
+        """Store a batch of line protocol: ``stored``; ``full`` (nothing stored,
+        room may come as the spool drains); ``too_big`` (it would not fit even
+        an empty spool: split it)."""
         packed = gzip.compress(body, compresslevel=1)
+        if len(packed) > self.max_bytes:
+            return "too_big"
         if self.bytes + len(packed) > self.max_bytes:
-            return False
+            return "full"
         self._db.execute("INSERT INTO spool (body, points) VALUES (?, ?)", (packed, points))
         self.batches += 1
         self.points += points
         self.bytes += len(packed)
-        return True
+        return "stored"
 
     def oldest(self) -> tuple[int, bytes, int] | None:
         row = self._db.execute("SELECT id, body, points FROM spool ORDER BY id LIMIT 1").fetchone()

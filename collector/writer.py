@@ -13,6 +13,12 @@ way, once the batch is durable, ``on_durable(acks, seen)`` releases its
 messages (and lets the collector remember them as seen).
 A 4xx from InfluxDB (points refused as written) is counted and logged: those
 points are not retried.
+
+The spool takes a batch in pieces of at most ``MAX_SPOOL_POINTS`` lines,
+halved again while a piece is larger than the whole spool, so no batch is too
+big for it. When the spool is full, acknowledgement waits (backpressure); a
+stop ends that wait at once and leaves the batch unacknowledged, for the
+broker to deliver again after the restart.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from gudang.collector.spool import Spool
 from gudang import logs
 from gudang.errors import StorageError
 from gudang.influx import InfluxClient
+from gudang.runtime import sleep_or_stop
 
 __all__ = ["Acks", "DurableWriter", "Seen"]
 
@@ -34,6 +41,7 @@ log = logs.get("collector.writer")
 
 Acks = list[tuple[int, int]]  # (connection generation, packet id)
 Seen = list[tuple[str, str, int]]  # (device, boot, seq) of the messages behind the points
+MAX_SPOOL_POINTS = 50_000  # lines per spool row: a few MiB compressed
 
 
 class DurableWriter:
@@ -86,13 +94,13 @@ class DurableWriter:
                 await self._wake.wait()  # set by add(), and by stop
                 self._wake.clear()
                 await asyncio.sleep(self.linger_s)
-                await self._flush_once()  # points added meanwhile wake the next round
-            await self._flush_once()  # what arrived before the stop
+                await self._flush_once(stop)  # points added meanwhile wake the next round
+            await self._flush_once(stop)  # what arrived before the stop
         finally:
             drainer.cancel()
             stopping.cancel()
 
-    async def _flush_once(self) -> None:
+    async def _flush_once(self, stop: asyncio.Event) -> None:
         if not self._points and not self._acks:
             return
         # Everything pending goes in one batch, so that no acknowledgement is
@@ -103,13 +111,35 @@ class DurableWriter:
         if body and self.spool.empty and await self._try_write(body, len(points)):
             self.on_durable(acks, seen)
             return
-        if body:
-            while not self.spool.push(body, len(points)):
+        if points and not await self._spool(points, stop):
+            log.warning("stopped_with_spool_full", points=len(points), messages=len(acks))
+            return  # not acknowledged: the broker delivers them again after the restart
+        self.on_durable(acks, seen)
+
+    async def _spool(self, points: list[str], stop: asyncio.Event) -> bool:
+        """Put every point in the spool, in order; False if a stop came first."""
+        pieces = [points[i : i + MAX_SPOOL_POINTS] for i in range(0, len(points), MAX_SPOOL_POINTS)]
+        while pieces:
+            piece = pieces[0]
+            pushed = self.spool.push(("\n".join(piece) + "\n").encode(), len(piece))
+            if pushed == "stored":
+                pieces.pop(0)
+                self._spooled.set()
+            elif pushed == "too_big" and len(piece) > 1:
+                half = len(piece) // 2
+                pieces[0:1] = [piece[:half], piece[half:]]
+            elif pushed == "too_big":
+                # One line larger than the whole spool: it can never be kept.
+                self.points_refused += 1
+                log.error("spool_line_too_large", bytes=len(piece[0]),
+                          max_bytes=self.spool.max_bytes)  # fmt: skip
+                pieces.pop(0)
+            else:
                 # Full: stop acknowledging; the broker keeps the messages for us.
                 log.error("spool_full", bytes=self.spool.bytes, max_bytes=self.spool.max_bytes)
-                await asyncio.sleep(1.0)
-            self._spooled.set()
-        self.on_durable(acks, seen)
+                if stop.is_set() or await sleep_or_stop(stop, 1.0):
+                    return False
+        return True
 
     async def _try_write(self, body: bytes, points: int) -> bool:
         started = time.perf_counter()

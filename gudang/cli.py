@@ -129,7 +129,12 @@ def collector(
         envvar="GUDANG_COLLECTOR_SPOOL",
         help="Disk spool for batches InfluxDB could not take.",
     ),
-    spool_max_mb: int = typer.Option(512, help="Spool size limit; beyond it, backpressure."),
+    spool_max_mb: int = typer.Option(
+        512,
+        min=16,
+        help="Spool size limit in MiB (at least 16: room for one full batch); beyond it, "
+        "backpressure.",
+    ),
     state: Path = typer.Option(
         Path("gudang-collector-state.db"),
         envvar="GUDANG_COLLECTOR_STATE",

@@ -3,12 +3,13 @@
 - ``GudangProcess``: one ``gudang <command>`` child with its settings in the
   environment, its log in a file, stopped with SIGTERM.
 - ``MqttRecorder``: a real MQTT subscriber that keeps what it receives.
-- ``wait_for``: poll a condition with a deadline.
+- ``wait_for``: poll a condition with a deadline (``wait_for_async`` in a coroutine).
 - ``influx_rows``: an InfluxQL query's rows as dicts (tags included).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -37,6 +38,7 @@ __all__ = [
     "service_env",
     "step_payloads",
     "wait_for",
+    "wait_for_async",
 ]
 
 T = TypeVar("T")
@@ -52,6 +54,22 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or condition}")
         time.sleep(interval)
+        last = condition()
+    return last
+
+
+async def wait_for_async(
+    condition: Callable[[], T], within: float = 20.0, interval: float = 0.05, what: str = ""
+) -> T:
+    """`wait_for` for coroutines: polls without blocking the event loop."""
+    deadline = time.monotonic() + within
+    last: T = condition()
+    # Polling on purpose: the conditions are observable state (a spool, a
+    # list) with no event to await, and a deadline bounds the wait.
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:.0f} s waiting for {what or condition}")
+        await asyncio.sleep(interval)
         last = condition()
     return last
 
