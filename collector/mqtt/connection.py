@@ -11,6 +11,13 @@ Maximum in flight, the rest queued in the persistent session) and sends it
 again after a reconnect, so a crash between receipt and durable handling
 loses nothing. Also publishes (QoS 1, waiting for PUBACK) for dead letters and
 alerts.
+
+Liveness: a PINGREQ goes out every 0.75 x keepalive, and when nothing at all
+has come from the broker for 1.5 x keepalive (the broker's own rule for its
+clients, MQTT 5 section 3.1.2.10) the connection is given up with
+``ConnectionLost``: behind a half-open connection the kernel would otherwise
+keep it "up" for a quarter of an hour. A handshake that fails in any way
+closes the socket before the error is raised.
 """
 
 from __future__ import annotations
@@ -86,10 +93,12 @@ class Subscriber:
         self._next_id = 0
         self._error: Exception | None = None
         self._pinger: asyncio.Task[None] | None = None
+        self._heard = 0.0  # loop time of the last bytes from the broker
 
     # -- protocol callbacks -----------------------------------------------------
 
     def _received(self, data: bytes) -> None:
+        self._heard = asyncio.get_running_loop().time()
         self._decoder.feed(data)
         try:
             for packet in self._decoder.packets():
@@ -120,10 +129,17 @@ class Subscriber:
                 fut.set_exception(self._error)
         self._pending.clear()
 
-    def _fail(self, exc: Exception) -> None:
-        self._error = exc
+    def _fail(self, exc: Exception, *, abort: bool = False) -> None:
+        """Give the connection up; `abort` drops unsent bytes (a silent peer
+        would never take them, and close() waits for them)."""
+        if self._error is None:
+            self._error = exc
+        self._arrived.set()  # wake batch(): it raises the error
         if self._transport is not None:
-            self._transport.close()
+            if abort:
+                self._transport.abort()
+            else:
+                self._transport.close()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -141,6 +157,20 @@ class Subscriber:
         except (OSError, TimeoutError) as exc:
             raise ConnectionLost(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
         self._transport = transport  # type: ignore[assignment]
+        self._heard = loop.time()
+        try:
+            await self._handshake()
+        except BaseException as exc:
+            # Whatever went wrong (refusal, silence, nonsense, cancellation):
+            # the socket is closed before the error leaves.
+            self._fail(exc if isinstance(exc, ConnectionLost) else ConnectionLost(repr(exc)),
+                       abort=True)  # fmt: skip
+            raise
+        self._pinger = asyncio.create_task(self._ping())
+        return self
+
+    async def _handshake(self) -> None:
+        s = self.settings
         password = s.password.get_secret_value() if s.password else None
         self._write(
             encode_connect(
@@ -154,18 +184,13 @@ class Subscriber:
         )
         connack = await self._expect(Connack)
         if connack.reason != 0:
-            self._fail(
-                ConnectionLost(f"broker refused the connection (reason {connack.reason:#x})")
-            )
-            raise self._error  # type: ignore[misc]
+            raise ConnectionLost(f"broker refused the connection (reason {connack.reason:#x})")
         self.session_present = connack.session_present
         if self.filters:
             self._write(encode_subscribe(self._packet_id(), self.filters))
             suback = await self._expect(Suback)
             if any(code > 2 for code in suback.reasons):
                 raise ConnectionLost(f"subscription refused: {suback.reasons}")
-        self._pinger = asyncio.create_task(self._ping())
-        return self
 
     async def __aexit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
@@ -181,16 +206,29 @@ class Subscriber:
         try:
             packet = await asyncio.wait_for(self._control.get(), self.timeout_s)
         except TimeoutError as exc:
-            self._fail(ConnectionLost(f"no {kind.__name__} within {self.timeout_s} s"))
-            raise ConnectionLost(f"no {kind.__name__} from the broker") from exc
+            raise ConnectionLost(f"no {kind.__name__} within {self.timeout_s} s") from exc
         if not isinstance(packet, kind):
             raise ConnectionLost(f"expected {kind.__name__}, got {packet}")
         return packet
 
     async def _ping(self) -> None:
+        loop = asyncio.get_running_loop()
+        keepalive = self.settings.keepalive
+        tick = max(0.25, keepalive / 8)
+        sent = loop.time()
         while self._transport is not None:
-            await asyncio.sleep(max(1.0, self.settings.keepalive * 0.75))
-            self._write(encode_pingreq())
+            await asyncio.sleep(tick)
+            now = loop.time()
+            if now - self._heard > 1.5 * keepalive:
+                self._fail(
+                    ConnectionLost(f"nothing from the broker for {now - self._heard:.1f} s "
+                                   f"(keepalive {keepalive} s): connection presumed dead"),
+                    abort=True,
+                )  # fmt: skip
+                return
+            if now - sent >= 0.75 * keepalive and self._transport is not None:
+                self._transport.write(encode_pingreq())
+                sent = now
 
     # -- use ---------------------------------------------------------------------
 

@@ -68,3 +68,82 @@ async def test_publish_waits_for_puback_and_refusal_is_an_error(
     with pytest.raises(ConnectionLost, match="cannot connect"):
         async with Subscriber(settings, "nobody-home", []):
             pass
+
+
+class Relay:
+    """A TCP relay on loopback between a client and the broker that can go
+    silent, as a half-open connection does (a cable pulled behind a switch):
+    both sockets stay open, nothing passes either way."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.silent = False
+        self.closed_by_client = asyncio.Event()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, client: bool) -> None:
+            while data := await src.read(65536):
+                if not self.silent:
+                    dst.write(data)
+            if client:
+                self.closed_by_client.set()
+
+        await asyncio.gather(pipe(reader, up_w, True), pipe(up_r, writer, False),
+                             return_exceptions=True)  # fmt: skip
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+async def test_a_silent_network_is_noticed_within_one_and_a_half_keepalives(
+    mosquitto: MosquittoServer,
+) -> None:
+    relay = Relay(mosquitto.port)
+    port = await relay.start()
+    settings = MqttSettings(host="127.0.0.1", port=port, keepalive=5)
+    try:
+        async with Subscriber(
+            settings, "half-open", [("t/half-open/#", 1)], clean_start=True
+        ) as sub:
+            relay.silent = True
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(ConnectionLost, match="keepalive"):
+                async with asyncio.timeout(30):
+                    await sub.batch()
+            assert asyncio.get_running_loop().time() - started <= 1.5 * 5 + 2.5
+    finally:
+        relay.close()
+
+
+async def test_a_failed_handshake_closes_the_connection() -> None:
+    """A peer that answers CONNECT with nonsense (a SUBACK): the subscriber
+    gives up, and closes its side instead of leaving the socket open."""
+    closed = asyncio.Event()
+
+    async def confused(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)  # CONNECT
+        writer.write(b"\x90\x04\x00\x01\x00\x00")  # SUBACK, packet 1, granted QoS 0
+        await writer.drain()
+        while await reader.read(1024):
+            pass
+        closed.set()
+
+    server = await asyncio.start_server(confused, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        settings = MqttSettings(host="127.0.0.1", port=port)
+        with pytest.raises(ConnectionLost, match="expected Connack"):
+            async with Subscriber(settings, "confused", [], timeout_s=2):
+                pass
+        async with asyncio.timeout(5):
+            await closed.wait()
+    finally:
+        server.close()
