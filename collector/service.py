@@ -427,8 +427,13 @@ class Collector:
             backoff = 0.5
             log.info("mqtt_subscribed", host=self.mqtt.host, port=self.mqtt.port,
                      session_present=sub.session_present)  # fmt: skip
-            for sku in self.site.skus:  # what the API shows, after any restart
+            # The broker may have lost or rolled back its retained copy of our
+            # state (a crash restores its last autosave): say it all again.
+            for sku in self.site.skus:
                 self._announce(sku.id)
+            self._alerts_out = self.alerts.current()  # newest per alert: supersedes pending
+            log.info("alerts_republished", alerts=len(self._alerts_out),
+                     skus=len(self.site.skus))  # fmt: skip
             self._outgoing.set()
             outgoing = asyncio.create_task(self._publish_outgoing(sub))
             try:

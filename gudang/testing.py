@@ -5,6 +5,7 @@
 - ``MqttRecorder``: a real MQTT subscriber that keeps what it receives.
 - ``wait_for``: poll a condition with a deadline (``wait_for_async`` in a coroutine).
 - ``influx_rows``: an InfluxQL query's rows as dicts (tags included).
+- ``ApiClient``: a running ``gudang api`` as a test reads it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -28,6 +30,7 @@ from gudang.services.child import GudangProcess
 from gudang.settings import InfluxSettings, MqttSettings
 
 __all__ = [
+    "ApiClient",
     "GudangProcess",
     "MqttRecorder",
     "Step",
@@ -90,6 +93,51 @@ def influx_rows(influx: InfluxSettings, query: str) -> list[dict[str, Any]]:
 def auth(token: str) -> dict[str, str]:
     """Request headers carrying an API key."""
     return {"Authorization": f"Bearer {token}"}
+
+
+class ApiClient:
+    """A running ``gudang api``, read with one key."""
+
+    def __init__(self, base: str, key: str, proc: GudangProcess | None = None) -> None:
+        self.base, self.key, self.proc = base, key, proc
+
+    @classmethod
+    def start(
+        cls, spawn: Callable[..., GudangProcess], site: Path, key: str, **env: str
+    ) -> ApiClient:
+        """Start the API with `spawn` (the tests' fixture) on a free port; ready."""
+        from gudang.services import free_port
+
+        port = free_port()
+        env.setdefault("GUDANG_API__LIVE_POLL_S", "0.2")
+        proc = spawn("api", "--site", str(site), "--port", str(port), **env)
+        api = cls(f"http://127.0.0.1:{port}", key, proc)
+        wait_for(api.ready, timeout=30, what="api ready")
+        return api
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def get(self, path: str) -> Any:
+        r = httpx.get(f"{self.base}{path}", headers=auth(self.key), timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def alerts(self) -> dict[tuple[str, str], str]:
+        """Active alerts: (kind, subject) -> state."""
+        return {(a["kind"], a["subject"]): a["state"] for a in self.get("/api/v1/alerts")["items"]}
+
+    def device(self, device_id: str) -> dict[str, Any]:
+        return next(d for d in self.get("/api/v1/devices")["items"] if d["id"] == device_id)
+
+    def quantity(self, sku: str) -> float | None:
+        return self.get(f"/api/v1/stock/{sku}")["quantity"]  # type: ignore[no-any-return]
+
+    def reorder(self) -> list[str]:
+        return [r["sku"] for r in self.get("/api/v1/reorder")["items"]]
 
 
 def service_env(mqtt_s: MqttSettings, influx_s: InfluxSettings, **extra: str) -> dict[str, str]:

@@ -251,6 +251,11 @@ class AlertMonitor:
         self._record(self.book.acknowledge(kind, subject, ack.by, ack.note, ack.ts), out)
         return out
 
+    def current(self) -> list[Alert]:
+        """The newest state of every (kind, subject), cleared ones included:
+        what the broker's retained alert topics must say."""
+        return self.store.latest()
+
     def flush(self) -> None:
         """Make every transition so far durable (before acknowledging its cause)."""
         self.store.flush()

@@ -41,6 +41,12 @@ class AlertStore:
             )
         self._unsaved.clear()
 
+    def latest(self) -> list[Alert]:
+        """The newest state of every alert ever raised, saved or not yet."""
+        newest = {(a.kind, a.subject): a for a in self.load()}
+        newest.update(self._unsaved)
+        return list(newest.values())
+
     def load(self) -> list[Alert]:
         rows = self._db.execute("SELECT body FROM alert").fetchall()
         return [Alert.model_validate_json(r[0]) for r in rows]

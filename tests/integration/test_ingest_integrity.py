@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 
 from gudang.contract import TagEvent, WeightReading, now_ms
-from gudang.services import MosquittoServer, free_port
+from gudang.services import MosquittoServer
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.testing import (
+    ApiClient,
     GudangProcess,
     MqttRecorder,
-    auth,
     expected_movements,
     influx_rows,
     publish_all,
@@ -177,35 +177,6 @@ def test_poison_mix_costs_no_valid_message(
 # -- time -------------------------------------------------------------------------
 
 
-class Api:
-    def __init__(self, base: str, key: str) -> None:
-        self.base, self.key = base, key
-
-    def get(self, path: str) -> Any:
-        r = httpx.get(f"{self.base}{path}", headers=auth(self.key), timeout=10)
-        r.raise_for_status()
-        return r.json()
-
-    def quantity(self) -> float | None:
-        return self.get("/api/v1/stock/RB-D10")["quantity"]  # type: ignore[no-any-return]
-
-    def alerts(self) -> dict[tuple[str, str], str]:
-        return {(a["kind"], a["subject"]): a["state"] for a in self.get("/api/v1/alerts")["items"]}
-
-    def device(self, device_id: str) -> dict[str, Any]:
-        return next(d for d in self.get("/api/v1/devices")["items"] if d["id"] == device_id)
-
-    def reorder(self) -> list[str]:
-        return [r["sku"] for r in self.get("/api/v1/reorder")["items"]]
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def test_a_clock_jump_never_makes_a_future_level_the_newest(
     tmp_path: Path,
     site_id: str,
@@ -236,16 +207,12 @@ def test_a_clock_jump_never_makes_a_future_level_the_newest(
 
     collector = spawn("collector", "--site", str(site))
     wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
-    port = free_port()
-    spawn("api", "--site", str(site), "--port", str(port), GUDANG_API__LIVE_POLL_S="0.2",
-          GUDANG_API__LIVE_FULL_S="1")  # fmt: skip
-    api = Api(f"http://127.0.0.1:{port}", api_keys["read"])
-    wait_for(lambda: _ready(api.base), timeout=30, what="api ready")
+    api = ApiClient.start(spawn, site, api_keys["read"], GUDANG_API__LIVE_FULL_S="1")
     with MqttRecorder(mqtt_settings, [f"gudang/v1/{site_id}/deadletter/#"]) as rec:
         for device in ("scale-1", "scale-2"):
             weigh(rec, device, 40)
         weigh(rec, "scale-3", 40)
-        wait_for(lambda: api.quantity() == 120, what="the real levels (120 pieces)")
+        wait_for(lambda: api.quantity("RB-D10") == 120, what="the real levels (120 pieces)")
 
         # The jump: scale-3's readings now claim to come from next year.
         for pieces in (30, 20, 1000):
@@ -255,15 +222,15 @@ def test_a_clock_jump_never_makes_a_future_level_the_newest(
         ahead = wait_for(lambda: api.device("scale-3")["clock_ahead_s"], what="skew on the device")
         assert abs(ahead - YEAR_MS / 1000) < 60
         assert api.alerts()[("clock_ahead", "scale-3")] == "raised"
-        assert api.quantity() == 120  # the last real level, never the future one
+        assert api.quantity("RB-D10") == 120  # the last real level, never the future one
         assert "RB-D10" not in api.reorder()
 
         # NTP fixes the clock; the real level has dropped meanwhile.
         weigh(rec, "scale-3", 2)
-        wait_for(lambda: api.quantity() == 82, what="the real level again (82 pieces)")
+        wait_for(lambda: api.quantity("RB-D10") == 82, what="the real level again (82 pieces)")
         weigh(rec, "scale-1", 0)
         weigh(rec, "scale-2", 5)
-        wait_for(lambda: api.quantity() == 7, what="7 pieces")
+        wait_for(lambda: api.quantity("RB-D10") == 7, what="7 pieces")
         wait_for(lambda: api.alerts().get(("low_stock", "RB-D10")) == "raised", what="low stock")
         assert "RB-D10" in api.reorder()
         wait_for(lambda: ("clock_ahead", "scale-3") not in api.alerts(), what="clock alert cleared")
@@ -314,11 +281,8 @@ def test_an_edge_cannot_speak_for_another_edges_devices(
     collector = spawn("collector", "--site", str(site), GUDANG_MQTT__USERNAME="collector",
                       GUDANG_MQTT__PASSWORD="c-pw", **env)  # fmt: skip
     wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
-    port = free_port()
-    api_proc = spawn("api", "--site", str(site), "--port", str(port), GUDANG_MQTT__USERNAME="api",
-                     GUDANG_MQTT__PASSWORD="a-pw", GUDANG_API__LIVE_POLL_S="0.2", **env)  # fmt: skip
-    api = Api(f"http://127.0.0.1:{port}", api_keys["read"])
-    wait_for(lambda: _ready(api.base), timeout=30, what="api ready")
+    api = ApiClient.start(spawn, site, api_keys["read"], GUDANG_MQTT__USERNAME="api",
+                          GUDANG_MQTT__PASSWORD="a-pw", **env)  # fmt: skip
     p = f"gudang/v1/{site_id}"
 
     def status(subject: str, sid: str, state: str, **more: str) -> bytes:
@@ -345,6 +309,8 @@ def test_an_edge_cannot_speak_for_another_edges_devices(
     )
     codes = [e["code"] for e in collector.events() if e["event"] == "dead_letter"]
     assert codes == ["identity_mismatch"] * 3
+    api_proc = api.proc
+    assert api_proc is not None
     wait_for(lambda: sum(e["event"] == "status_ignored" for e in api_proc.events()) == len(spoofs),
              what="the API to ignore them")  # fmt: skip
     # Nothing happened to edge-2's devices: no alert, still online in the API.

@@ -1,0 +1,93 @@
+"""The collector after ordinary events and crashes, against real services
+(kill -9 where a crash is meant): the broker's copy of its state, device
+liveness, tag events in the same millisecond, and a restart with a spool."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from gudang.contract import WeightReading, now_ms
+from gudang.services import MosquittoServer
+from gudang.settings import InfluxSettings, MqttSettings
+from gudang.testing import ApiClient, GudangProcess, MqttRecorder, wait_for
+
+
+def write_site(path: Path, site_id: str, extra: str = "") -> Path:
+    path.write_text(f"""\
+site: {{id: {site_id}, name: Recovery}}
+devices:
+  - {{id: scale-1, protocol: ad-continuous, port: /dev/null/1, edge: edge-1, division_kg: 0.1}}
+  - {{id: scale-2, protocol: ad-continuous, port: /dev/null/2, edge: edge-1, division_kg: 0.1}}
+  - {{id: rfid-1, protocol: rdm6300, port: /dev/null/3, edge: edge-1, bay: R}}
+skus:
+  - {{id: RB-D10, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 10, reorder_point: 20, reorder_quantity: 50}}
+bins:
+  - {{id: B1, rack: R, device: scale-1, sku: RB-D10, tare_kg: 60}}
+  - {{id: B2, rack: R, device: scale-2, sku: RB-D10, tare_kg: 60}}
+alerts: {{dwell_s: 0}}
+{extra}""")
+    return path
+
+
+class Scales:
+    """Publishes readings for the test's scales, one boot, seqs in order."""
+
+    def __init__(self, mqtt: MqttSettings, site_id: str) -> None:
+        self.mqtt, self.site_id = mqtt, site_id
+        self.seq: dict[str, int] = {}
+
+    def weigh(self, device: str, pieces: float, ts: int | None = None) -> None:
+        n = self.seq[device] = self.seq.get(device, -1) + 1
+        r = WeightReading(device_id=device, boot_id="b1", seq=n, ts=ts or now_ms(),
+                          weight=round(60 + 7.4 * pieces, 1), unit="kg", stable=True,
+                          reason="change")  # fmt: skip
+        with MqttRecorder(self.mqtt, []) as rec:
+            rec.publish(f"gudang/v1/{self.site_id}/device/{device}/reading", r.model_dump_json())
+
+
+def _subscriptions(proc: GudangProcess) -> int:
+    return sum(e["event"] == "mqtt_subscribed" for e in proc.events())
+
+
+def test_alert_states_are_republished_after_the_broker_loses_them(
+    tmp_path: Path,
+    site_id: str,
+    spawn: Callable[..., GudangProcess],
+    private_mosquitto: MosquittoServer,
+    influx_settings: InfluxSettings,
+    api_keys: dict[str, str],
+) -> None:
+    """The broker's store still says `raised` (saved before the alert cleared),
+    the broker crashes: once the collector is back, the retained state is the
+    collector's own again (`cleared`), and the API shows no active alert."""
+    mqtt = MqttSettings(host=private_mosquitto.host, port=private_mosquitto.port)
+    site = write_site(tmp_path / "site.yaml", site_id)
+    collector = spawn("collector", "--site", str(site),
+                      GUDANG_MQTT__PORT=str(private_mosquitto.port))  # fmt: skip
+    wait_for(lambda: _subscriptions(collector) == 1, what="collector")
+    api = ApiClient.start(
+        spawn, site, api_keys["read"], GUDANG_MQTT__PORT=str(private_mosquitto.port)
+    )
+    scales = Scales(mqtt, site_id)
+    alert_topic = f"gudang/v1/{site_id}/alert/low_stock/RB-D10"
+
+    def retained_state() -> str | None:
+        with MqttRecorder(mqtt, [alert_topic]) as rec:
+            got = wait_for(lambda: rec.on("low_stock/RB-D10"), timeout=5, what="retained alert")
+        return str(got[-1]["state"])
+
+    scales.weigh("scale-1", 2)
+    scales.weigh("scale-2", 3)
+    wait_for(lambda: retained_state() == "raised", what="low stock raised")
+    wait_for(lambda: ("low_stock", "RB-D10") in api.alerts(), what="the API shows it")
+    private_mosquitto.restart()  # a clean stop: the broker's store now holds `raised`
+    wait_for(lambda: _subscriptions(collector) == 2, timeout=30, what="collector reconnected")
+    scales.weigh("scale-1", 40)
+    wait_for(lambda: retained_state() == "cleared", what="low stock cleared")
+    private_mosquitto.kill()  # before its next autosave: the store still says `raised`
+    private_mosquitto.start()
+    wait_for(lambda: _subscriptions(collector) == 3, timeout=30, what="collector back")
+    wait_for(lambda: retained_state() == "cleared", timeout=10, what="the collector's state")
+    assert collector.logged("alerts_republished")
+    wait_for(lambda: ("low_stock", "RB-D10") not in api.alerts(), timeout=10, what="API converged")
