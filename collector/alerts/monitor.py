@@ -45,6 +45,11 @@ class AlertMonitor:
         self._sku_total: dict[str, float] = {}  # running sum, once every bin has spoken
         self._silent_bins: dict[str, set[str]] = {}  # SKU -> its bins not yet heard
         self._offline: dict[str, str] = {}  # device -> why, while its status says so
+        self._own_state: dict[str, str] = {}  # device -> its own last status
+        self._edge_down: dict[str, str] = {}  # edge -> its state, while not online
+        self._devices_of_edge: dict[str, list[str]] = {}
+        for d in site.devices:
+            self._devices_of_edge.setdefault(d.edge, []).append(d.id)
         self.transitions = 0
 
     def _record(self, alert: Alert | None, out: list[Alert]) -> None:
@@ -174,31 +179,44 @@ class AlertMonitor:
         return out
 
     def status(self, s: DeviceStatus) -> list[Alert]:
-        devices = (
-            [s.id] if s.subject == "device" else [d.id for d in self.site.devices if d.edge == s.id]
-        )
-        out: list[Alert] = []
-        for device in devices:
-            if device not in self._scales and self.site.device(device) is None:
-                continue
+        """A device or edge status. A device is offline while its own status
+        says so or its edge's does; an edge coming back online clears only the
+        devices whose own status is not disconnected (an unplugged scale stays
+        unplugged however often its edge announces itself)."""
+        if s.subject == "device":
+            self._own_state[s.id] = s.state
+            devices = [s.id]
+        else:
             if s.state == "online":
-                self._offline.pop(device, None)
-                self._record(
-                    self.book.observe(
-                        "device_offline", device, "good", _now_ms(), texts.offline(device, "online")
-                    ),
-                    out,
-                )
+                self._edge_down.pop(s.id, None)
             else:
-                why = f"edge {s.id} {s.state}" if s.subject == "edge" else s.state
+                self._edge_down[s.id] = s.state
+            devices = self._devices_of_edge.get(s.id, [])
+        out: list[Alert] = []
+        now = _now_ms()
+        for device in devices:
+            if self.site.device(device) is None:
+                continue
+            why = self._why_offline(device)
+            if why is None:
+                self._offline.pop(device, None)
+                if self.book.idle("device_offline", device):
+                    continue
+                text = texts.offline(device, "online")
+                self._record(self.book.observe("device_offline", device, "good", now, text), out)
+            else:
                 self._offline[device] = why
-                self._record(
-                    self.book.observe(
-                        "device_offline", device, "bad", _now_ms(), texts.offline(device, why)
-                    ),
-                    out,
-                )
+                text = texts.offline(device, why)
+                self._record(self.book.observe("device_offline", device, "bad", now, text), out)
         return out
+
+    def _why_offline(self, device: str) -> str | None:
+        dev = self.site.device(device)
+        edge = dev.edge if dev is not None else None
+        if edge is not None and edge in self._edge_down:
+            return f"edge {edge} {self._edge_down[edge]}"
+        own = self._own_state.get(device)
+        return own if own in ("disconnected", "offline") else None
 
     def clock_ahead(self, device: str, ahead_ms: int, now: int) -> list[Alert]:
         """A message from `device` was refused: its clock is ahead by `ahead_ms`."""

@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from gudang.sim.control import ControlClient
+
 from gudang.contract import WeightReading, now_ms
-from gudang.services import MosquittoServer
+from gudang.services import MosquittoServer, free_port
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.testing import ApiClient, GudangProcess, MqttRecorder, wait_for
 
@@ -91,3 +93,55 @@ def test_alert_states_are_republished_after_the_broker_loses_them(
     wait_for(lambda: retained_state() == "cleared", timeout=10, what="the collector's state")
     assert collector.logged("alerts_republished")
     wait_for(lambda: ("low_stock", "RB-D10") not in api.alerts(), timeout=10, what="API converged")
+
+
+def test_an_unplugged_reader_or_scale_raises_device_offline_whatever_its_edge_says(
+    tmp_path: Path,
+    site_id: str,
+    spawn: Callable[..., GudangProcess],
+    mqtt_settings: MqttSettings,
+) -> None:
+    """The edge announces itself `online` every second; its RFID reader (which
+    sends nothing when no tag passes) and a scale are unplugged: both raise
+    device_offline after the dwell, not never and not after the silence rule."""
+    dev = tmp_path / "dev"
+    site = tmp_path / "site.yaml"
+    site.write_text(f"""\
+site: {{id: {site_id}, name: Liveness}}
+devices:
+  - {{id: scale-1, protocol: ad-continuous, port: {dev}/scale-1, division_kg: 0.1}}
+  - {{id: rfid-1, protocol: rdm6300, port: {dev}/rfid-1, bay: R}}
+skus:
+  - {{id: RB-D10, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 1, reorder_point: 2, reorder_quantity: 50}}
+bins:
+  - {{id: B1, rack: R, device: scale-1, sku: RB-D10, tare_kg: 60}}
+alerts: {{dwell_s: 2, offline_after_s: 600}}
+""")
+    control = free_port()
+    sim = spawn("sim", "--site", str(site), "--control-port", str(control), "--settle", "0.2")
+    wait_for(lambda: sim.logged("sim_start"), what="simulator")
+    collector = spawn("collector", "--site", str(site))
+    wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
+    status = f"gudang/v1/{site_id}/device/+/status"
+    alerts = f"gudang/v1/{site_id}/alert/device_offline/+"
+    edge = f"gudang/v1/{site_id}/edge/edge-1/status"
+    with MqttRecorder(mqtt_settings, [status, alerts, edge]) as rec:
+        spawn("edge", "--site", str(site), "--status-interval", "1")
+        for device in ("scale-1", "rfid-1"):
+            wait_for(lambda d=device: [s for s in rec.on(f"{d}/status") if s["state"] == "online"],
+                     what=f"{device} online")  # fmt: skip
+        with ControlClient(control) as sim_ctl:
+            for device in ("rfid-1", "scale-1"):
+                sim_ctl.send(op="unplug", device=device)
+
+        def raised(device: str) -> bool:
+            states = [a["state"] for a in rec.on(f"device_offline/{device}")]
+            return bool(states) and states[-1] == "raised"
+
+        wait_for(lambda: raised("rfid-1"), timeout=20, what="rfid-1 offline")
+        wait_for(lambda: raised("scale-1"), timeout=20, what="scale-1 offline")
+        # Meanwhile the edge kept announcing itself online, every second.
+        assert len([s for s in rec.on("edge-1/status") if s["state"] == "online"]) >= 3
+        with ControlClient(control) as sim_ctl:
+            sim_ctl.send(op="plug", device="rfid-1")
+        wait_for(lambda: not raised("rfid-1"), timeout=20, what="rfid-1 back")

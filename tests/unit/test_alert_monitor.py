@@ -10,7 +10,7 @@ from gudang.collector.alerts.monitor import AlertMonitor
 from gudang.collector.calibration import Calibration
 from gudang.collector.engine import StockEngine
 
-from gudang.contract import Alert, WeightReading
+from gudang.contract import Alert, DeviceStatus, WeightReading
 from gudang.site import Site, parse_site
 
 T0 = 1_764_000_000_000
@@ -120,3 +120,31 @@ def test_alert_state_survives_a_restart(tmp_path: Path) -> None:
         ]
     finally:
         second.close()
+
+
+def _status(subject: str, sid: str, state: str) -> DeviceStatus:
+    return DeviceStatus.model_validate({"subject": subject, "id": sid, "state": state})
+
+
+def _offline(alerts: list[Alert]) -> dict[str, str]:
+    return {a.subject: a.state for a in alerts if a.kind == "device_offline"}
+
+
+def test_an_edge_online_never_clears_a_device_its_own_status_calls_disconnected(
+    feed: Feed,
+) -> None:
+    m = feed.monitor
+    assert _offline(m.status(_status("device", "scale-2", "disconnected"))) == {"scale-2": "raised"}
+    # The edge refreshes its own birth (every 30 s): scale-2 is still unplugged.
+    assert _offline(m.status(_status("edge", "edge-1", "online"))) == {}
+    assert _offline(m.tick()) == {}
+    assert ("device_offline", "scale-2") in m.book.active
+    # The edge dies: every device of it is offline; it comes back: only those
+    # whose own status is online are good again.
+    assert _offline(m.status(_status("edge", "edge-1", "offline"))) == {
+        "scale-1": "raised", "scale-3": "raised"
+    }  # fmt: skip
+    assert _offline(m.status(_status("edge", "edge-1", "online"))) == {
+        "scale-1": "cleared", "scale-3": "cleared"
+    }  # fmt: skip
+    assert _offline(m.status(_status("device", "scale-2", "online"))) == {"scale-2": "cleared"}
