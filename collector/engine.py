@@ -122,7 +122,10 @@ class StockEngine:
         if t.rssi is not None:
             fields["rssi"] = float(t.rssi)
         series = self._key(TAG_EVENT, device=t.device_id, antenna=str(t.antenna), bay=bay or "")
-        return [line(series, fields, t.ts)]
+        # The tag id in the series keeps simultaneous reads apart (an inventory
+        # round reports many tags in one millisecond); appended, not cached:
+        # it sorts after every other tag key, and hex needs no escaping.
+        return [line(f"{series},tag_id={t.tag}", fields, t.ts)]
 
     def _attributed(self, b: Bin, ts: int) -> list[str]:
         bay = self._bays.get(b.rack)

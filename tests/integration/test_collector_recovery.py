@@ -9,10 +9,17 @@ from pathlib import Path
 
 from gudang.sim.control import ControlClient
 
-from gudang.contract import WeightReading, now_ms
+from gudang.contract import TagEvent, WeightReading, now_ms
 from gudang.services import MosquittoServer, free_port
 from gudang.settings import InfluxSettings, MqttSettings
-from gudang.testing import ApiClient, GudangProcess, MqttRecorder, wait_for
+from gudang.testing import (
+    ApiClient,
+    GudangProcess,
+    MqttRecorder,
+    influx_rows,
+    publish_all,
+    wait_for,
+)
 
 
 def write_site(path: Path, site_id: str, extra: str = "") -> Path:
@@ -145,3 +152,36 @@ alerts: {{dwell_s: 2, offline_after_s: 600}}
         with ControlClient(control) as sim_ctl:
             sim_ctl.send(op="plug", device="rfid-1")
         wait_for(lambda: not raised("rfid-1"), timeout=20, what="rfid-1 back")
+
+
+def test_tag_events_in_the_same_millisecond_are_all_kept(
+    tmp_path: Path,
+    site_id: str,
+    spawn: Callable[..., GudangProcess],
+    mqtt_settings: MqttSettings,
+    influx_settings: InfluxSettings,
+) -> None:
+    """A UHF inventory round reports many bundles at once: one reader, one
+    antenna, one millisecond, thirty tags. Every event is stored, and a replay
+    of them all overwrites, never adds."""
+    site = write_site(tmp_path / "site.yaml", site_id)
+    collector = spawn("collector", "--site", str(site))
+    wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
+    ts = now_ms()
+    events = [
+        (f"gudang/v1/{site_id}/device/rfid-1/tag",
+         TagEvent(device_id="rfid-1", boot_id="b1", seq=i, ts=ts, tag=f"E2801160600002{i:010X}",
+                  event="arrived").model_dump_json().encode())
+        for i in range(30)
+    ]  # fmt: skip
+    publish_all(mqtt_settings, events)
+    publish_all(mqtt_settings, events)  # a replay (another boot of the collector would not drop it)
+
+    def stored() -> int:
+        rows = influx_rows(influx_settings, 'SELECT count("seq") FROM "tag_event"')
+        return int(rows[0]["count"]) if rows else 0
+
+    wait_for(lambda: stored() == 30, what="30 tag events")
+    rows = influx_rows(influx_settings, 'SELECT "tag", "seq" FROM "tag_event"')
+    assert sorted(r["seq"] for r in rows) == list(range(30))
+    assert {r["time"] for r in rows} == {ts}  # the device's time, untouched
