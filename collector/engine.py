@@ -78,9 +78,19 @@ class StockEngine:
             key = self._series[cache_key] = series_key(measurement, {"site": self.site_id, **tags})
         return key
 
-    def seed(self, bin_id: str, ts: int, net_kg: float) -> None:
-        if bin_id in self.history:
-            self.history[bin_id].seed(ts, net_kg)
+    def seed(self, bin_id: str, ts: int, net_kg: float) -> list[str]:
+        """A bin's last level from InfluxDB; the movement lines it corrects."""
+        history = self.history.get(bin_id)
+        if history is None:
+            return []
+        return [self._movement_line(self._bins[bin_id], m) for m in history.seed(ts, net_kg)]
+
+    def replay_level(self, bin_id: str, ts: int, net_kg: float) -> None:
+        """A level from the collector's own spool (its points and movements are
+        there already): known again, so the next reading is measured from it."""
+        history = self.history.get(bin_id)
+        if history is not None:
+            history.add(ts, net_kg)
 
     def reading(self, r: WeightReading) -> list[str]:
         """Line protocol for one accepted reading: the reading, bin levels, movements."""

@@ -65,11 +65,18 @@ class BinHistory:
         self._kg: list[float] = []
         self.too_late = 0  # levels older than the window: stored, not used for movements
 
-    def seed(self, ts: int, net_kg: float) -> None:
-        """The last level known before this process started (from InfluxDB)."""
+    def seed(self, ts: int, net_kg: float) -> list[Movement]:
+        """The last level stored before this process started (from InfluxDB),
+        possibly learned after newer levels arrived (InfluxDB was down at
+        start): taken only where it is older than every level known, and then
+        the movement to the next level is measured from it (to write)."""
         if not self._ts:
             self._ts.append(ts)
             self._kg.append(net_kg)
+            return []
+        if ts >= self._ts[0] or len(self._ts) >= self.size:
+            return []  # newer levels are known, or the window is full: nothing to add
+        return self.add(ts, net_kg)
 
     def add(self, ts: int, net_kg: float) -> list[Movement]:
         """Insert a stable level; return the movements to (re)write."""

@@ -25,6 +25,7 @@ from gudang.collector.engine import StockEngine
 from gudang.collector.intake import Control, Intake, Refused, refuse
 from gudang.collector.metrics import CollectorMetrics, serve_metrics
 from gudang.collector.mqtt import ConnectionLost, Publish, Subscriber
+from gudang.collector.seed import spooled_levels
 from gudang.collector.spool import MIN_SPOOL_BYTES, Spool
 from gudang.collector.writer import Acks, DurableWriter, Seen
 
@@ -325,26 +326,46 @@ class Collector:
 
     # -- start-up -------------------------------------------------------------
 
-    async def _connect_db(self, db: InfluxClient, stop: asyncio.Event) -> bool:
+    def _seed_from_spool(self) -> None:
+        """Each bin's levels still in the spool (not yet in InfluxDB): the next
+        reading after a restart is measured from the newest of them."""
+        levels = spooled_levels(self.spool.bodies(), self.site_id)
+        for bin_id, known in levels.items():
+            for ts, net_kg in known[-64:]:
+                self.engine.replay_level(bin_id, ts, net_kg)
+        if levels:
+            log.info("seeded_from_spool", bins=len(levels),
+                     levels=sum(len(v) for v in levels.values()))  # fmt: skip
+
+    async def _prepare_db(
+        self, db: InfluxClient, writer: DurableWriter, stop: asyncio.Event
+    ) -> None:
+        """Wait for InfluxDB (ingest goes on into the spool meanwhile), make
+        sure the database exists, learn each bin's last stored level, then let
+        the writer write and drain."""
         backoff = 0.5
         while not stop.is_set():
             try:
                 version = await db.ping()
                 await db.ensure_database()
-                await self._seed(db)
-                log.info("influx_ready", url=self.influx.url, version=version,
-                         spooled_points=self.spool.points)  # fmt: skip
-                return True
+                lines = await self._seed(db)
             except StorageError as exc:
                 log.warning("influx_unavailable", error=str(exc), retry_in_s=backoff)
                 await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 30.0)
-        return False
+                continue
+            if lines:
+                writer.add(lines, [])
+            writer.db_ready.set()
+            log.info("influx_ready", url=self.influx.url, version=version,
+                     spooled_points=self.spool.points, corrected_movements=len(lines))  # fmt: skip
+            return
 
-    async def _seed(self, db: InfluxClient) -> None:
-        """Each bin's last stable level, so the first movement after a restart is
-        right. Points further ahead than the intake admits (written before it
-        refused them) are not a level to start from."""
+    async def _seed(self, db: InfluxClient) -> list[str]:
+        """Each bin's last stable level in InfluxDB, so the first movement after
+        a restart is right; the movement lines that corrects. Points further
+        ahead than the intake admits (written before it refused them) are not
+        a level to start from."""
         ahead_ms = self.intake.max_clock_ahead_ms
         q = (
             f'SELECT last("net_kg") AS "net_kg" FROM {quote_ident(BIN_STOCK)} '
@@ -354,27 +375,30 @@ class Collector:
             series = await db.query(q, {"site": self.site_id})
         except StorageError as exc:
             if "database not found" in str(exc):
-                return
+                return []
             raise
+        lines: list[str] = []
         for s in series:
             for row in s.rows():
-                self.engine.seed(s.tags.get("bin", ""), int(row["time"]), float(row["net_kg"]))
+                lines += self.engine.seed(s.tags.get("bin", ""), int(row["time"]),
+                                         float(row["net_kg"]))  # fmt: skip
+        return lines
 
     # -- the loops --------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         async with InfluxClient(self.influx) as db:
-            if not await self._connect_db(db, stop):
-                return
+            self._seed_from_spool()
             writer = DurableWriter(db, self.spool, self.release)
             self.metrics.writer = writer
             writer_stop = asyncio.Event()
             writer_task = asyncio.create_task(writer.run(writer_stop))
+            db_task = asyncio.create_task(self._prepare_db(db, writer, stop))
             mqtt_task = asyncio.create_task(self._mqtt_loop(writer, stop))
             tick_task = asyncio.create_task(self._tick(writer, stop))
             notify_task = asyncio.create_task(self.notifier.run())
             await stop.wait()
-            await asyncio.gather(mqtt_task, tick_task, return_exceptions=True)
+            await asyncio.gather(mqtt_task, tick_task, db_task, return_exceptions=True)
             notify_task.cancel()
             writer_stop.set()
             await writer_task  # flushes the last batch, then releases its acks

@@ -11,6 +11,7 @@ the collector's session instead: backpressure, not loss.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -64,6 +65,18 @@ class Spool:
         if row is None:
             return None
         return int(row[0]), gzip.decompress(row[1]), int(row[2])
+
+    def bodies(self) -> Iterator[bytes]:
+        """Every spooled batch, oldest first (read at start-up)."""
+        last = 0
+        while True:
+            row = self._db.execute(
+                "SELECT id, body FROM spool WHERE id > ? ORDER BY id LIMIT 1", (last,)
+            ).fetchone()
+            if row is None:
+                return
+            last = int(row[0])
+            yield gzip.decompress(row[1])
 
     def remove(self, row_id: int) -> None:
         row = self._db.execute(

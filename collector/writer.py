@@ -64,6 +64,10 @@ class DurableWriter:
         self._seen: Seen = []
         self._wake = asyncio.Event()
         self._spooled = asyncio.Event()
+        # Set once InfluxDB answered and the database exists; until then every
+        # batch goes straight to the spool (the collector ingests meanwhile).
+        self.db_ready = asyncio.Event()
+        self._waiting_logged = False
         self.points_written = 0
         self.batches_written = 0
         self.points_refused = 0
@@ -108,9 +112,17 @@ class DurableWriter:
         points, acks, seen = self._points, self._acks, self._seen
         self._points, self._acks, self._seen = [], [], []
         body = ("\n".join(points) + "\n").encode() if points else b""
-        if body and self.spool.empty and await self._try_write(body, len(points)):
+        if (
+            body
+            and self.db_ready.is_set()
+            and self.spool.empty
+            and await self._try_write(body, len(points))
+        ):
             self.on_durable(acks, seen)
             return
+        if points and not self.db_ready.is_set() and not self._waiting_logged:
+            self._waiting_logged = True
+            log.info("spooling_until_influx_ready", points=len(points))
         if points and not await self._spool(points, stop):
             log.warning("stopped_with_spool_full", points=len(points), messages=len(acks))
             return  # not acknowledged: the broker delivers them again after the restart
@@ -162,6 +174,7 @@ class DurableWriter:
 
     async def _drain(self, stop: asyncio.Event) -> None:
         backoff = 0.5
+        await self.db_ready.wait()
         while True:
             if self.spool.empty:
                 self._spooled.clear()

@@ -101,7 +101,8 @@ def test_collector_waits_for_influxdb(
     site_id: str,
     private_influxdb: InfluxServer,
 ) -> None:
-    """Started before its database is up, the collector waits and then works."""
+    """Started before its database is up, the collector retries it (ingesting
+    into its spool meanwhile) and then works."""
     settings = InfluxSettings(url=private_influxdb.url, database=influx_settings.database)
     private_influxdb.stop()
     site = make_site()

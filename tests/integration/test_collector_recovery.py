@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from gudang.sim.control import ControlClient
 
 from gudang.contract import TagEvent, WeightReading, now_ms
-from gudang.services import MosquittoServer, free_port
+from gudang.services import InfluxServer, MosquittoServer, free_port
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.testing import (
     ApiClient,
@@ -185,3 +186,79 @@ def test_tag_events_in_the_same_millisecond_are_all_kept(
     rows = influx_rows(influx_settings, 'SELECT "tag", "seq" FROM "tag_event"')
     assert sorted(r["seq"] for r in rows) == list(range(30))
     assert {r["time"] for r in rows} == {ts}  # the device's time, untouched
+
+
+def _moves(influx: InfluxSettings, bin_id: str) -> list[tuple[int, float]]:
+    rows = influx_rows(
+        influx, f'SELECT "kind", "delta_qty" FROM "movement" WHERE "bin" = \'{bin_id}\''
+    )
+    return [(r["time"], r["delta_qty"]) for r in rows if r["kind"] != "none"]
+
+
+def test_a_restart_with_a_full_spool_counts_each_change_once(
+    tmp_path: Path,
+    site_id: str,
+    spawn: Callable[..., GudangProcess],
+    mqtt_settings: MqttSettings,
+    private_influxdb: InfluxServer,
+) -> None:
+    """10 pieces reach InfluxDB; InfluxDB fails and 15 goes to the spool; the
+    collector restarts (its spool not yet drained) and 25 arrives: +5 and +10,
+    not +5 and +15."""
+    influx = InfluxSettings(url=private_influxdb.url, database=f"t_{site_id}")
+    site = write_site(tmp_path / "site.yaml", site_id)
+    env = {"GUDANG_INFLUX__URL": influx.url, "GUDANG_INFLUX__DATABASE": influx.database}
+    collector = spawn("collector", "--site", str(site), **env)
+    wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
+    scales = Scales(mqtt_settings, site_id)
+    t0 = now_ms() - 60_000
+    scales.weigh("scale-1", 10, t0)
+    wait_for(lambda: influx_rows(influx, 'SELECT "qty" FROM "bin_stock"'), what="10 stored")
+    private_influxdb.stop()
+    scales.weigh("scale-1", 15, t0 + 1000)
+    wait_for(lambda: collector.logged("write_failed_spooling"), what="15 spooled")
+    assert collector.stop() == 0
+    private_influxdb.start()
+    collector = spawn("collector", "--site", str(site), **env)
+    wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector again")
+    scales.weigh("scale-1", 25, t0 + 2000)
+    wait_for(lambda: len(_moves(influx, "B1")) >= 2, what="two movements")
+    wait_for(lambda: collector.logged("spool_drained") or collector.logged("influx_ready"),
+             what="drained")  # fmt: skip
+    assert _moves(influx, "B1") == [(t0 + 1000, 5.0), (t0 + 2000, 10.0)]
+
+
+def test_a_collector_started_while_influxdb_is_down_ingests_into_its_spool(
+    tmp_path: Path,
+    site_id: str,
+    spawn: Callable[..., GudangProcess],
+    mqtt_settings: MqttSettings,
+    private_influxdb: InfluxServer,
+) -> None:
+    """It subscribes at once, spools, acknowledges; when InfluxDB comes back
+    everything lands, and the first movement is measured from the level
+    InfluxDB held before (20 -> 12: -8)."""
+    influx = InfluxSettings(url=private_influxdb.url, database=f"t_{site_id}")
+    site = write_site(tmp_path / "site.yaml", site_id)
+    env = {"GUDANG_INFLUX__URL": influx.url, "GUDANG_INFLUX__DATABASE": influx.database}
+    collector = spawn("collector", "--site", str(site), **env)
+    wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
+    scales = Scales(mqtt_settings, site_id)
+    t0 = now_ms() - 60_000
+    scales.weigh("scale-1", 20, t0)
+    wait_for(lambda: influx_rows(influx, 'SELECT "qty" FROM "bin_stock"'), what="20 stored")
+    assert collector.stop() == 0
+    private_influxdb.stop()
+
+    collector = spawn("collector", "--site", str(site), **env)
+    wait_for(lambda: collector.logged("mqtt_subscribed"), timeout=15,
+             what="subscribed while InfluxDB is down")  # fmt: skip
+    for i, pieces in enumerate((12, 9)):
+        scales.weigh("scale-1", pieces, t0 + 1000 * (i + 1))
+    wait_for(lambda: collector.logged("spooling_until_influx_ready"),
+             what="spooled")  # fmt: skip
+    private_influxdb.start()
+    wait_for(lambda: len(_moves(influx, "B1")) >= 2, timeout=60, what="the movements")
+    assert _moves(influx, "B1") == [(t0 + 1000, -8.0), (t0 + 2000, -3.0)]
+    rows = influx_rows(influx, 'SELECT "qty" FROM "bin_stock"')
+    assert [r["qty"] for r in rows] == pytest.approx([20.0, 12.0, 9.0])

@@ -88,3 +88,16 @@ def test_any_order_and_duplicates_give_the_clean_result(
     messy = levels + [rnd.choice(levels) for _ in range(dups)]
     rnd.shuffle(messy)
     assert _final(messy) == clean
+
+
+def test_a_seed_learned_late_measures_the_first_movement_and_nothing_else() -> None:
+    """InfluxDB was down at start: its last level (20 bars) arrives after 12
+    and 9 were counted; only the movement into 12 is measured from it."""
+    h = BinHistory(REBAR, noise_kg=0.3)
+    assert h.add(2000, 12 * 7.4) == []
+    (m,) = h.add(3000, 9 * 7.4)
+    assert (m.ts, m.delta_qty) == (3000, -3.0)
+    (first,) = h.seed(1000, 20 * 7.4)
+    assert (first.ts, first.kind, first.delta_qty) == (2000, "pick", -8.0)
+    assert h.seed(2500, 50 * 7.4) == []  # newer than a known level: not a last stored level
+    assert BinHistory(REBAR, 0.3).seed(1000, 1.0) == []  # nothing known yet: a plain start
