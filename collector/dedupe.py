@@ -64,3 +64,24 @@ class SeqWindow:
             stream.above.add(seq)
             if len(stream.above) > self.max_above:
                 stream.above.discard(min(stream.above))  # forget, never assume
+
+    def ranges(self, device: str, boot: str, limit: int = 64) -> list[tuple[int, int]]:
+        """The marked seqs of a stream as inclusive ranges, ascending; the
+        newest `limit` of them (what the edge may forget)."""
+        stream = self._streams.get((device, boot))
+        if stream is None:
+            return []
+        out: list[tuple[int, int]] = [(0, stream.floor)] if stream.floor >= 0 else []
+        above = stream.above
+        if above:
+            lo, hi = min(above), max(above)
+            if hi - lo + 1 == len(above):  # the usual case: one run (no sort needed)
+                if out and lo == out[-1][1] + 1:
+                    return [(0, hi)]
+                return [*out, (lo, hi)][-limit:]
+        for seq in sorted(above):
+            if out and seq == out[-1][1] + 1:
+                out[-1] = (out[-1][0], seq)
+            else:
+                out.append((seq, seq))
+        return out[-limit:]

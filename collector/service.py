@@ -15,6 +15,9 @@ suppression) only once its points are durable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
+import uuid
 from pathlib import Path
 
 from gudang.collector.alerts.monitor import AlertMonitor
@@ -29,12 +32,13 @@ from gudang.collector.seed import spooled_levels
 from gudang.collector.spool import MIN_SPOOL_BYTES, Spool
 from gudang.collector.writer import Acks, DurableWriter, Seen
 
-from gudang import logs
+from gudang import __version__, logs
 from gudang.contract import (
     Alert,
     AlertAck,
     Calibrate,
     CalibrationResult,
+    Confirmation,
     DeadLetter,
     DeviceStatus,
     SkuSettings,
@@ -45,6 +49,7 @@ from gudang.contract import (
     now_ms,
     topic,
 )
+from gudang.contract.ids import IDENT_PATTERN
 from gudang.contract.topics import subscription
 from gudang.errors import ConfigError, ConfigProblem, StorageError
 from gudang.influx import FieldValue, InfluxClient, line, quote_ident, series_key
@@ -86,6 +91,10 @@ class Collector:
         self.spool = Spool(spool_path, spool_max_bytes)
         self.share_group = share_group
         self.member = member or "1"
+        if not re.match(IDENT_PATTERN, self.member):
+            raise ConfigError("collector", [ConfigProblem(
+                "member", f"{self.member[:80]!r} is not a name (1-64 of A-Z a-z 0-9 _ . -)"
+            )])  # fmt: skip
         self.receive_maximum = receive_maximum
         state = state_path or spool_path.with_name("state.db")
         self.calibration = Calibration(site, state)
@@ -97,6 +106,9 @@ class Collector:
         self._outgoing = asyncio.Event()  # alerts or results wait to be published
         self._alert_lines: list[str] = []
         self.dedupe = SeqWindow()
+        self._inflight: set[tuple[str, str, int]] = set()  # with the writer, not yet durable
+        self._to_confirm: set[tuple[str, str]] = set()  # (device, boot) with news for its edge
+        self.confirm_every_s = 1.0
         self.intake = Intake(site, int(site.ingest.max_clock_ahead_s * 1000))
         self.received = 0
         self.dead_letters = 0
@@ -107,6 +119,8 @@ class Collector:
         if metrics_port is not None:
             serve_metrics(self.metrics, metrics_host, metrics_port)
         self.dead_topic = topic(TopicKind.DEAD_LETTER, self.site_id, component="collector")
+        self._status_topic = topic(TopicKind.COLLECTOR_STATUS, self.site_id, member=self.member)
+        self.boot_id = uuid.uuid4().hex
 
     # -- message handling ---------------------------------------------------------
 
@@ -244,9 +258,12 @@ class Collector:
                 else:
                     m = result.message
                     key = (m.device_id, m.boot_id, m.seq)
-                    if key in in_batch:
+                    if key in in_batch or key in self._inflight:
                         self.dedupe.duplicates += 1
-                    elif not self.dedupe.seen(*key):
+                    elif self.dedupe.seen(*key):
+                        # A re-send: its edge missed the confirmation; say it again.
+                        self._to_confirm.add(key[:2])
+                    else:
                         points += self._data(m, now)
                         in_batch.add(key)
                         seen.append(key)
@@ -263,6 +280,10 @@ class Collector:
         self._alert_lines = []
         self.alerts.flush()  # alert state durable before its causes are acknowledged
         writer.add(points, acks, seen)
+        # Handed to the writer: durable soon (or the process ends). A copy that
+        # arrives meanwhile is a duplicate; its acknowledgement is released
+        # after this batch's, since the writer releases in order.
+        self._inflight.update(seen)
         if self._alerts_out or self._results_out:
             self._outgoing.set()
         return dead
@@ -300,6 +321,32 @@ class Collector:
                     raise
                 return
 
+    def _status(self, state: str) -> bytes:
+        status = DeviceStatus(subject="collector", id=self.member, state=state,  # type: ignore[arg-type]
+                              boot_id=self.boot_id, ts=now_ms(),
+                              firmware=f"gudang {__version__}")  # fmt: skip
+        return status.model_dump_json().encode()
+
+    async def _confirm(self, sub: Subscriber) -> None:
+        """Tell each edge, about once a second per (device, boot) with news,
+        which of its messages are durable here: only then does it forget them
+        (end-to-end, so a broker that loses its store costs a re-send, not data)."""
+        while True:
+            await asyncio.sleep(self.confirm_every_s)
+            streams, self._to_confirm = self._to_confirm, set()
+            now = now_ms()
+            try:
+                for device, boot in streams:
+                    ranges = self.dedupe.ranges(device, boot)
+                    if not ranges:
+                        continue
+                    msg = Confirmation(device_id=device, boot_id=boot, ranges=ranges, ts=now)
+                    name = topic(TopicKind.CONFIRMED, self.site_id, device_id=device)
+                    await sub.publish(name, msg.model_dump_json().encode())
+            except ConnectionLost:
+                self._to_confirm |= streams  # again after reconnecting
+                return
+
     async def _tick(self, writer: DurableWriter, stop: asyncio.Event) -> None:
         while not await sleep_or_stop(stop, 5.0):
             self._alerted(self.alerts.tick())
@@ -321,6 +368,8 @@ class Collector:
         dedupe)."""
         for key in seen:
             self.dedupe.mark(*key)
+            self._inflight.discard(key)
+            self._to_confirm.add(key[:2])
         if self._sub is not None:
             self._sub.ack([pid for gen, pid in acks if gen == self.generation])
 
@@ -403,6 +452,9 @@ class Collector:
             writer_stop.set()
             await writer_task  # flushes the last batch, then releases its acks
             if self._sub is not None:
+                with contextlib.suppress(ConnectionLost):
+                    await self._sub.publish(self._status_topic, self._status("offline"),
+                                            retain=True)  # fmt: skip
                 await self._sub.__aexit__(None, None, None)
             self.spool.close()
             self.alerts.close()
@@ -437,8 +489,9 @@ class Collector:
             client_id += f"-{self.share_group}-{self.member}"
         while not stop.is_set():
             sub = Subscriber(
-                self.mqtt, client_id, self._filters(), receive_maximum=self.receive_maximum
-            )
+                self.mqtt, client_id, self._filters(), receive_maximum=self.receive_maximum,
+                will=(self._status_topic, self._status("offline")),
+            )  # fmt: skip
             try:
                 await sub.__aenter__()
             except ConnectionLost as exc:
@@ -456,10 +509,14 @@ class Collector:
             for sku in self.site.skus:
                 self._announce(sku.id)
             self._alerts_out = self.alerts.current()  # newest per alert: supersedes pending
+            # Our birth: edges send again whatever we have not confirmed (this
+            # session may be new, its queue lost with a crashed broker).
+            self._results_out.append((self._status_topic, self._status("online"), True))
             log.info("alerts_republished", alerts=len(self._alerts_out),
                      skus=len(self.site.skus))  # fmt: skip
             self._outgoing.set()
             outgoing = asyncio.create_task(self._publish_outgoing(sub))
+            confirming = asyncio.create_task(self._confirm(sub))
             try:
                 while not stop.is_set():
                     batch = await _batch_or_stop(sub, stop)
@@ -476,6 +533,7 @@ class Collector:
                 log.exception("collector_loop_failed", error=repr(exc))
                 await sleep_or_stop(stop, 1.0)
             outgoing.cancel()
+            confirming.cancel()
             if stop.is_set():
                 return  # run() disconnects once the writer has released its acks
             self._sub = None

@@ -38,6 +38,8 @@ class EdgeAgent:
         deadband_divisions: float = 1.0,
         status_interval_s: float = 30.0,
         replay_rate: float = 200.0,
+        confirm: bool = True,
+        resend_after_s: float = 300.0,
     ) -> None:
         devices = [d for d in site.devices if d.edge == edge_id]
         if not devices:
@@ -47,7 +49,9 @@ class EdgeAgent:
         self.boot_id = uuid.uuid4().hex
         self.status_interval_s = status_interval_s
         firmware = f"gudang {__version__}"
-        self.outbox = Outbox(outbox_path, outbox_max)
+        self.outbox = Outbox(
+            outbox_path, outbox_max, confirm=confirm, resend_after_s=resend_after_s
+        )
         self.publisher = Publisher(
             mqtt, self.site_id, edge_id, self.boot_id, firmware, self.outbox,
             replay_rate=replay_rate, status_interval_s=status_interval_s,

@@ -16,3 +16,4 @@ class Outgoing:
     retain: bool
     kind: RowKind  # change, heartbeat, status, tag, reply
     subject: str  # device id (merge key for heartbeats)
+    seq: int | None = None  # a device message's seq: the collector confirms it

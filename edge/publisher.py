@@ -1,10 +1,14 @@
 """The edge's MQTT side: one connection, birth and last will, the outbox, commands.
 
-Messages are taken from the SQLite outbox in order and deleted only after the
-broker's PUBACK (aiomqtt's QoS 1 ``publish`` returns after it), so a broker
-outage or an edge crash loses nothing; after reconnecting, the backlog is
-replayed in order at no more than ``replay_rate`` messages per second so that
-a long outage does not flood the broker and the collector.
+Messages are taken from the SQLite outbox in order and sent at QoS 1
+(aiomqtt's ``publish`` returns after the PUBACK). Readings and tag events stay
+in the outbox until the collector confirms it has them durably
+(``device/<id>/confirmed``), everything else until the PUBACK; after every
+reconnection the unconfirmed ones are sent again (the broker that acknowledged
+them may have crashed since), and so is one whose confirmation is overdue. So a
+broker outage, a broker crash or an edge crash loses nothing; the backlog is
+replayed in order at no more than ``replay_rate`` messages per second so that a
+long outage does not flood the broker and the collector.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from collections.abc import Awaitable, Callable
 import aiomqtt
 from gudang.edge.outbox import POLICY, Outbox
 from gudang.edge.outgoing import Outgoing
+from pydantic import ValidationError
 
 from gudang import logs
-from gudang.contract import DeviceStatus, TopicKind, now_ms, topic
+from gudang.contract import Confirmation, DeviceStatus, TopicKind, now_ms, parse, topic
 from gudang.contract.topics import subscription
 from gudang.mqtt import make_client
 from gudang.runtime import sleep_or_stop
@@ -76,13 +81,14 @@ class Publisher:
         self._ready = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self.published = 0
+        self.resent = 0  # rows sent again: unconfirmed after a reconnection or a timeout
         self.reconnects = 0
         self.connected = False
 
     def put(self, msg: Outgoing) -> None:
-        self.outbox.put(
-            msg.topic, msg.payload, retain=msg.retain, kind=msg.kind, subject=msg.subject
-        )
+        boot = self.boot_id if msg.seq is not None else None
+        self.outbox.put(msg.topic, msg.payload, retain=msg.retain, kind=msg.kind,
+                        subject=msg.subject, boot=boot, seq=msg.seq)  # fmt: skip
         self._ready.set()
 
     def counters(self) -> dict[str, int]:
@@ -93,6 +99,8 @@ class Publisher:
             "outbox_max": self.outbox.max_messages,
             "outbox_merged": self.outbox.merged,
             "outbox_dropped": self.outbox.dropped,
+            "outbox_unconfirmed": self.outbox.unconfirmed,
+            "resent": self.resent,
         }
 
     def _status(self, state: str) -> tuple[str, bytes]:
@@ -130,6 +138,13 @@ class Publisher:
                     await client.publish(*self._status("online"), qos=1, retain=True)
                     if self.on_command is not None:
                         await client.subscribe(subscription(TopicKind.COMMAND, self.site_id), qos=1)
+                    if self.outbox.confirm:
+                        for kind in (TopicKind.CONFIRMED, TopicKind.COLLECTOR_STATUS):
+                            await client.subscribe(subscription(kind, self.site_id), qos=1)
+                        again = self.outbox.unsend_all()
+                        if again:
+                            self.resent += again
+                            log.info("resending_unconfirmed", rows=again, reason="reconnected")
                     await self._serve(client, stop)
                     await self._drain(client, deadline=time.monotonic() + flush_s)
                     await client.publish(*self._status("offline"), qos=1, retain=True)
@@ -157,6 +172,8 @@ class Publisher:
                 tg.create_task(self._drain(client))
                 tg.create_task(self._commands(client))
                 tg.create_task(self._heartbeat(client))
+                if self.outbox.confirm:
+                    tg.create_task(self._expire())
         except* _Stop:
             pass
         except* aiomqtt.MqttError as group:
@@ -171,7 +188,7 @@ class Publisher:
                 if deadline is not None:
                     return
                 self._ready.clear()
-                if not self.outbox.depth:
+                if not self.outbox.peek(1):  # rows waiting for confirmation are not work
                     await self._ready.wait()
                 continue
             for row in rows:
@@ -184,14 +201,55 @@ class Publisher:
                 self.published += 1
 
     async def _commands(self, client: aiomqtt.Client) -> None:
-        if self.on_command is None:
-            return
         async for message in client.messages:
             payload = message.payload if isinstance(message.payload, bytes) else b""
-            # A command may take seconds at the device: never block the reader.
-            task = asyncio.create_task(self.on_command(str(message.topic), payload))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            name = str(message.topic)
+            parsed = parse(name)
+            if parsed is not None and parsed.kind is TopicKind.CONFIRMED:
+                self._confirmed(parsed.levels["device_id"], payload)
+            elif parsed is not None and parsed.kind is TopicKind.COLLECTOR_STATUS:
+                self._collector_status(parsed.levels["member"], payload)
+            elif self.on_command is not None:
+                # A command may take seconds at the device: never block the reader.
+                task = asyncio.create_task(self.on_command(name, payload))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    def _confirmed(self, device_id: str, payload: bytes) -> None:
+        try:
+            c = Confirmation.model_validate_json(payload)
+        except ValidationError as exc:
+            log.warning("confirmation_invalid", device=device_id, error=str(exc.errors()[0]["msg"]))
+            return
+        if c.device_id == device_id:  # the topic's device, nobody else's
+            self.outbox.confirmed(device_id, c.boot_id, c.ranges)
+
+    def _collector_status(self, member: str, payload: bytes) -> None:
+        """A collector (re)started or reconnected: its broker session may be
+        new, and whatever it has not confirmed may be lost with the old one."""
+        try:
+            status = DeviceStatus.model_validate_json(payload)
+        except ValidationError:
+            return  # an empty retained payload, or not ours to judge
+        if status.subject != "collector" or status.id != member or status.state != "online":
+            return
+        again = self.outbox.unsend_all()
+        if again:
+            self.resent += again
+            log.info("resending_unconfirmed", rows=again, reason="collector_online",
+                     member=member)  # fmt: skip
+            self._ready.set()
+
+    async def _expire(self) -> None:
+        """Send again what stays unconfirmed too long (a confirmation lost, or
+        a broker that lost messages without dropping the connection)."""
+        while True:
+            await asyncio.sleep(min(10.0, self.outbox.resend_after_s / 4))
+            again = self.outbox.expire()
+            if again:
+                self.resent += again
+                log.info("resending_unconfirmed", rows=again, reason="overdue")
+                self._ready.set()
 
     async def _heartbeat(self, client: aiomqtt.Client) -> None:
         while True:

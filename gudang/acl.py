@@ -33,6 +33,8 @@ def acl(site: Site) -> str:
         f"topic write {p}/calibration/+/result",
         f"topic write {p}/sku/+/settings",
         f"topic write {p}/deadletter/collector",
+        f"topic write {p}/device/+/confirmed",
+        f"topic write {p}/collector/+/status",
         "",
         "user api",
         f"topic read {p}/alert/+/+",
@@ -49,13 +51,15 @@ def acl(site: Site) -> str:
     ]
     edges = sorted({d.edge for d in site.devices})
     for edge in edges:
-        out += ["", f"user {edge}", f"topic write {p}/edge/{edge}/status"]
+        out += ["", f"user {edge}", f"topic write {p}/edge/{edge}/status",
+                f"topic read {p}/collector/+/status"]  # fmt: skip
         for d in sorted((d for d in site.devices if d.edge == edge), key=lambda d: d.id):
             kind = "reading" if d.kind == "scale" else "tag"
             out += [
                 f"topic write {p}/device/{d.id}/{kind}",
                 f"topic write {p}/device/{d.id}/status",
                 f"topic read {p}/device/{d.id}/cmd",
+                f"topic read {p}/device/{d.id}/confirmed",
                 f"topic write {p}/device/{d.id}/cmd/reply",
             ]
         out.append(f"topic write {p}/deadletter/edge")

@@ -96,6 +96,14 @@ def edge(
     outbox_max: int = typer.Option(100_000, help="Messages the outbox holds at most."),
     replay_rate: float = typer.Option(200.0, help="Messages per second at most after an outage."),
     status_interval: float = typer.Option(30.0, help="Seconds between status refreshes."),
+    confirm: bool = typer.Option(
+        True,
+        help="Keep readings and tag events until the collector confirms it has them "
+        "(not just the broker); --no-confirm forgets them at the broker's PUBACK.",
+    ),
+    resend_after: float = typer.Option(
+        300.0, min=1.0, help="Seconds before an unconfirmed message is sent again (doubling)."
+    ),
 ) -> None:
     """Read this edge's scales and RFID readers; publish over MQTT via a disk outbox."""
     from gudang.edge.agent import EdgeAgent
@@ -114,6 +122,8 @@ def edge(
             deadband_divisions=deadband,
             status_interval_s=status_interval,
             replay_rate=replay_rate,
+            confirm=confirm,
+            resend_after_s=resend_after,
         )
     except ConfigError as exc:
         _print_config_error(exc)

@@ -115,9 +115,13 @@ def encode_connect(
     receive_maximum: int = 65535,
     username: str | None = None,
     password: str | None = None,
+    will: tuple[str, bytes] | None = None,
 ) -> bytes:
+    """`will`: (topic, payload) the broker publishes, QoS 1 and retained, if we vanish."""
     flags = (0x02 if clean_start else 0) | (0x80 if username is not None else 0)
     flags |= 0x40 if password is not None else 0
+    if will is not None:
+        flags |= 0x04 | 0x08 | 0x20  # will, will QoS 1, will retain
     props = (
         b"\x11" + session_expiry_s.to_bytes(4, "big")  # session expiry: keep it
         + b"\x21" + receive_maximum.to_bytes(2, "big")  # in flight to us, unacknowledged
@@ -125,6 +129,9 @@ def encode_connect(
     )  # fmt: skip
     body = _str("MQTT") + bytes([5, flags]) + keepalive.to_bytes(2, "big")
     body += _varint(len(props)) + props + _str(client_id)
+    if will is not None:
+        topic, payload = will
+        body += b"\x00" + _str(topic) + len(payload).to_bytes(2, "big") + payload
     if username is not None:
         body += _str(username)
     if password is not None:

@@ -76,6 +76,7 @@ class Subscriber:
         clean_start: bool = False,
         receive_maximum: int = 20_000,
         timeout_s: float = 10.0,
+        will: tuple[str, bytes] | None = None,
     ) -> None:
         self.settings = settings
         self.client_id = client_id
@@ -83,6 +84,7 @@ class Subscriber:
         self.clean_start = clean_start
         self.receive_maximum = receive_maximum
         self.timeout_s = timeout_s
+        self.will = will
         self.session_present = False
         self._decoder = Decoder()
         self._inbox: list[Publish] = []
@@ -180,6 +182,7 @@ class Subscriber:
                 receive_maximum=self.receive_maximum,
                 username=s.username,
                 password=password,
+                will=self.will,
             )
         )
         connack = await self._expect(Connack)

@@ -85,8 +85,16 @@ class DeviceSession(ABC):
     def topic(self, kind: TopicKind) -> str:
         return topic(kind, self.ctx.site_id, device_id=self.device.id)
 
-    def emit(self, kind: TopicKind, row: RowKind, payload: bytes, retain: bool = False) -> None:
-        self.ctx.emit(Outgoing(self.topic(kind), payload, retain, row, self.device.id))
+    def emit(
+        self,
+        kind: TopicKind,
+        row: RowKind,
+        payload: bytes,
+        retain: bool = False,
+        seq: int | None = None,
+    ) -> None:
+        """Queue a message; `seq` for readings and tag events (confirmed end to end)."""
+        self.ctx.emit(Outgoing(self.topic(kind), payload, retain, row, self.device.id, seq))
 
     def next_seq(self) -> int:
         seq = self.seq

@@ -43,7 +43,7 @@ class RfidSession(DeviceSession):
             event=ev.event,
             rssi=ev.rssi,
         )
-        self.emit(TopicKind.TAG, "tag", msg.model_dump_json().encode())
+        self.emit(TopicKind.TAG, "tag", msg.model_dump_json().encode(), seq=msg.seq)
 
     def absorb(self, data: bytes, now: float) -> None:
         self.decoder.feed(data)

@@ -74,7 +74,7 @@ class ScaleSession(DeviceSession):
             reason=reason,  # type: ignore[arg-type]
         )
         row = "heartbeat" if reason == "heartbeat" else "change"
-        self.emit(TopicKind.READING, row, msg.model_dump_json().encode())
+        self.emit(TopicKind.READING, row, msg.model_dump_json().encode(), seq=msg.seq)
 
     def feed(self, data: bytes) -> list[Event]:
         self.decoder.feed(data)

@@ -26,6 +26,7 @@ __all__ = [
     "Command",
     "CommandOp",
     "CommandReply",
+    "Confirmation",
     "DeadLetter",
     "DeadLetterCode",
     "DeviceMessage",
@@ -94,14 +95,30 @@ class TagEvent(DeviceMessage):
     rssi: Real | None = Field(default=None, description="dBm, where the reader reports it.")
 
 
+class Confirmation(_Message):
+    """The collector has these messages of one (device, boot) durably (in
+    InfluxDB or its spool): the edge may forget them. Sent again whenever a
+    copy arrives, so a lost confirmation costs a re-send, never a message."""
+
+    device_id: Ident
+    boot_id: BootId
+    ranges: list[tuple[Count, Count]] = Field(
+        max_length=64,
+        description="Inclusive seq ranges [first, last], ascending; the newest ones when "
+        "there are more than 64 (after gaps).",
+    )
+    ts: EpochMillis
+
+
 DeviceState = Literal["online", "offline", "disconnected"]
 
 
 class DeviceStatus(_Message):
-    """Retained birth / last-will of an edge process or of one device behind it."""
+    """Retained birth / last-will of an edge process, of one device behind it,
+    or of a collector (member)."""
 
-    subject: Literal["edge", "device"]
-    id: Ident = Field(description="The edge id or the device id.")
+    subject: Literal["edge", "device", "collector"]
+    id: Ident = Field(description="The edge id, the device id, or the collector member.")
     state: DeviceState = Field(
         description="`online`; `offline` (last will: the edge is gone); "
         "`disconnected` (the edge runs but cannot reach the device)."

@@ -20,6 +20,7 @@ from gudang.contract.messages import (
     CalibrationResult,
     Command,
     CommandReply,
+    Confirmation,
     DeadLetter,
     DeviceStatus,
     SkuSettings,
@@ -39,8 +40,10 @@ class TopicKind(StrEnum):
     TAG = "tag"
     DEVICE_STATUS = "device_status"
     EDGE_STATUS = "edge_status"
+    COLLECTOR_STATUS = "collector_status"
     COMMAND = "command"
     COMMAND_REPLY = "command_reply"
+    CONFIRMED = "confirmed"
     ALERT = "alert"
     ALERT_ACK = "alert_ack"
     CALIBRATE = "calibrate"
@@ -72,6 +75,10 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(TopicKind.EDGE_STATUS, "edge/{edge_id}/status", DeviceStatus, 1, True,
               "edge (last will: broker)", "collector, api",
               "Edge birth with counters; the last will says `offline`."),
+    TopicSpec(TopicKind.COLLECTOR_STATUS, "collector/{member}/status", DeviceStatus, 1, True,
+              "collector (last will: broker)", "edge",
+              "Collector birth: edges send again what it has not confirmed "
+              "(its broker session may be gone)."),
     TopicSpec(TopicKind.COMMAND, "device/{device_id}/cmd", Command, 1, False,
               "api, operators", "edge", "Tare, zero or re-read a device."),
     TopicSpec(TopicKind.COMMAND_REPLY, "device/{device_id}/cmd/reply", CommandReply, 1, False,
@@ -91,6 +98,9 @@ TOPICS: tuple[TopicSpec, ...] = (
               "Change a SKU's minimum, reorder point, reorder quantity or target now."),
     TopicSpec(TopicKind.SKU_SETTINGS, "sku/{sku_id}/settings", SkuSettings, 1, True,
               "collector", "api", "A SKU's effective settings, after each change (or refusal)."),
+    TopicSpec(TopicKind.CONFIRMED, "device/{device_id}/confirmed", Confirmation, 1, False,
+              "collector", "edge",
+              "Messages the collector has durably: the edge forgets them only then."),
     TopicSpec(TopicKind.DEAD_LETTER, "deadletter/{component}", DeadLetter, 1, False,
               "collector, edge", "operators", "A payload that was refused, with the reason."),
 )  # fmt: skip

@@ -262,3 +262,83 @@ def test_a_collector_started_while_influxdb_is_down_ingests_into_its_spool(
     assert _moves(influx, "B1") == [(t0 + 1000, -8.0), (t0 + 2000, -3.0)]
     rows = influx_rows(influx, 'SELECT "qty" FROM "bin_stock"')
     assert [r["qty"] for r in rows] == pytest.approx([20.0, 12.0, 9.0])
+
+
+def test_a_broker_crash_while_the_collector_is_away_loses_nothing(
+    tmp_path: Path,
+    site_id: str,
+    spawn: Callable[..., GudangProcess],
+    private_mosquitto: MosquittoServer,
+    influx_settings: InfluxSettings,
+) -> None:
+    """The collector is stopped (an upgrade), picks go on, the broker has
+    acknowledged the edge's readings and is killed before it saved them: the
+    edge still holds them (the collector never confirmed them) and sends them
+    again, so every reading of every scale reaches InfluxDB."""
+    dev = tmp_path / "dev"
+    site = tmp_path / "site.yaml"
+    site.write_text(f"""\
+site: {{id: {site_id}, name: Broker crash}}
+devices:
+  - {{id: scale-1, protocol: ad-continuous, port: {dev}/scale-1, division_kg: 0.1}}
+  - {{id: scale-2, protocol: ad-continuous, port: {dev}/scale-2, division_kg: 0.1}}
+skus:
+  - {{id: RB-D10, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 5, reorder_point: 20, reorder_quantity: 50}}
+bins:
+  - {{id: B1, rack: R, device: scale-1, sku: RB-D10, tare_kg: 60}}
+  - {{id: B2, rack: R, device: scale-2, sku: RB-D10, tare_kg: 60}}
+""")
+    mqtt = MqttSettings(host=private_mosquitto.host, port=private_mosquitto.port)
+    env = {"GUDANG_MQTT__PORT": str(private_mosquitto.port)}
+    control = free_port()
+    sim = spawn("sim", "--site", str(site), "--control-port", str(control), "--settle", "0.2")
+    wait_for(lambda: sim.logged("sim_start"), what="simulator")
+    collector = spawn("collector", "--site", str(site), **env)
+    wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
+    edge = spawn("edge", "--site", str(site), "--heartbeat", "600", **env)
+    readings = f"gudang/v1/{site_id}/device/+/reading"
+
+    def stored() -> dict[str, list[int]]:
+        rows = influx_rows(influx_settings, 'SELECT "seq" FROM "reading" GROUP BY "device"')
+        out: dict[str, list[int]] = {}
+        for r in rows:
+            out.setdefault(r["device"], []).append(r["seq"])
+        return {d: sorted(s) for d, s in out.items()}
+
+    with MqttRecorder(mqtt, [readings]) as witness:
+        wait_for(lambda: set(stored()) == {"scale-1", "scale-2"}, what="both scales stored")
+        assert collector.stop() == 0  # an upgrade: its broker session keeps what comes
+        with ControlClient(control) as sim_ctl:
+            for _ in range(3):
+                before = len(witness.on("reading"))
+                sim_ctl.send(op="take", bin="B1", qty=2)
+                sim_ctl.send(op="take", bin="B2", qty=1)
+                wait_for(lambda b=before: len(witness.on("reading")) >= b + 2, what="a pick seen")
+        # The broker acknowledged those readings; it dies before its autosave.
+        private_mosquitto.kill()
+    published = {d: max(r["seq"] for r in witness.on("reading") if r["device_id"] == d)
+                 for d in ("scale-1", "scale-2")}  # fmt: skip
+    private_mosquitto.start()
+    collector = spawn("collector", "--site", str(site), **env)
+    wait_for(
+        lambda: all(stored().get(d, [-1])[-1] >= n for d, n in published.items()),
+        timeout=60,
+        what="every published reading in InfluxDB",
+    )
+    for device, seqs in stored().items():
+        assert seqs == list(range(len(seqs))), f"{device}: a reading is missing: {seqs}"
+    moves = influx_rows(
+        influx_settings, 'SELECT "delta_qty", "kind" FROM "movement" GROUP BY "bin"'
+    )
+    picks = sorted((m["bin"], m["delta_qty"]) for m in moves if m["kind"] != "none")
+    assert picks == [("B1", -2.0)] * 3 + [("B2", -1.0)] * 3
+    # Confirmed end to end: the edge forgets them now, and only now.
+    wait_for(lambda: edge_unconfirmed(tmp_path) == 0, timeout=30, what="edge outbox confirmed")
+    assert edge.logged("resending_unconfirmed")
+
+
+def edge_unconfirmed(tmp: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(tmp / "edge-outbox.db") as db:
+        return int(db.execute("SELECT COUNT(*) FROM outbox WHERE seq IS NOT NULL").fetchone()[0])

@@ -34,7 +34,8 @@ def test_every_kind_has_one_topic_and_qos1() -> None:
     assert all(s.qos == 1 for s in TOPICS)
     retained = {s.kind for s in TOPICS if s.retain}
     assert retained == {
-        TopicKind.DEVICE_STATUS, TopicKind.EDGE_STATUS, TopicKind.ALERT, TopicKind.SKU_SETTINGS
+        TopicKind.DEVICE_STATUS, TopicKind.EDGE_STATUS, TopicKind.COLLECTOR_STATUS,
+        TopicKind.ALERT, TopicKind.SKU_SETTINGS,
     }  # fmt: skip
     assert parse("gudang/v1/s/sku/RB-D10/settings").kind is TopicKind.SKU_SETTINGS  # type: ignore[union-attr]
     assert parse("gudang/v1/s/alert/low_stock/RB-D10/ack").kind is TopicKind.ALERT_ACK  # type: ignore[union-attr]

@@ -94,3 +94,64 @@ def test_depth_is_bounded_under_any_mix(tmp_path: Path) -> None:
     assert box.depth == len(box.peek(1000))
     ns = payloads(box)
     assert ns == sorted(ns)  # order is kept
+
+
+def _reading(box: Outbox, seq: int, boot: str = "b1", subject: str = "s1") -> int:
+    return box.put(f"t/{subject}/reading", json.dumps({"n": seq}).encode(), retain=False,
+                   kind="change", subject=subject, boot=boot, seq=seq)  # fmt: skip
+
+
+def test_device_messages_wait_for_the_collectors_confirmation(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", confirm=True, resend_after_s=60)
+    ids = [_reading(box, seq) for seq in range(5)]
+    status = put(box, "status", "s1", 99)
+    for row_id in [*ids, status]:
+        box.ack(row_id, now=1000.0)
+    # The broker has them all; only the status is forgotten, the rest wait.
+    assert box.depth == 5 and box.unconfirmed == 5 and box.peek() == []
+    assert box.confirmed("s1", "b1", [(0, 1), (3, 3)]) == 3
+    assert box.confirmed("s1", "other-boot", [(0, 10)]) == 0
+    assert box.depth == 2 and box.unconfirmed == 2
+    # Reconnected: the broker may have lost what it acknowledged; send again, in order.
+    assert box.unsend_all() == 2
+    assert payloads(box) == [2, 4]
+
+
+def test_unconfirmed_rows_go_again_later_each_time(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", confirm=True, resend_after_s=60)
+    row = _reading(box, 0)
+    box.ack(row, now=1000.0)
+    assert box.expire(now=1059.0) == 0
+    assert box.expire(now=1060.0) == 1  # 60 s after the send
+    box.ack(row, now=2000.0)
+    assert box.expire(now=2119.0) == 0
+    assert box.expire(now=2120.0) == 1  # then 120 s
+    assert payloads(box) == [0]
+
+
+def test_without_confirmation_a_puback_is_enough(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db")
+    box.ack(_reading(box, 0))
+    assert box.depth == 0
+
+
+def test_an_outbox_from_before_confirmation_opens_and_works(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
+        " payload BLOB NOT NULL, retain INTEGER NOT NULL, kind TEXT NOT NULL,"
+        " subject TEXT NOT NULL);"
+    )
+    db.execute(
+        "INSERT INTO outbox (topic, payload, retain, kind, subject) VALUES (?, ?, 0, ?, ?)",
+        ("t", b'{"n": 7}', "change", "s1"),
+    )
+    db.commit()
+    db.close()
+    box = Outbox(path, confirm=True)
+    assert payloads(box) == [7]
+    box.ack(box.peek()[0].id)  # no seq recorded: forgotten on PUBACK, as before
+    assert box.depth == 0
