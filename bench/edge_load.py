@@ -2,8 +2,11 @@
 
 Starts its own Mosquitto on loopback (gudang.services), the simulators and one
 `gudang edge` (gudang.testing), lets the scales change every few seconds, and
-prints the edge's CPU use (% of one core) and peak RSS over the run. Then
-prints each decoder's throughput in frames per second (median of 5).
+prints the edge's CPU use (% of one core) and peak RSS over the run, once
+forgetting messages at the broker's PUBACK (`--no-confirm`) and once keeping
+them until a running collector confirms them (the default; the collector
+spools, no InfluxDB needed). Then prints each decoder's throughput in frames
+per second (median of 5).
 
     .venv/bin/python bench/edge_load.py --seconds 60
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -68,7 +72,7 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def edge_load(seconds: float) -> None:
+def edge_load(seconds: float, confirm: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         broker = MosquittoServer(tmp / "mq")
@@ -76,14 +80,25 @@ def edge_load(seconds: float) -> None:
         site = tmp / "site.yaml"
         site.write_text(site_yaml(tmp / "dev"))
         mqtt_s = MqttSettings(host=broker.host, port=broker.port)
-        env = service_env(mqtt_s, InfluxSettings(), GUDANG_EDGE_OUTBOX=str(tmp / "outbox.db"))
+        # An address where nothing answers: the collector spools (and confirms).
+        dead_influx = InfluxSettings(url=f"http://127.0.0.1:{free_port()}")
+        env = service_env(
+            mqtt_s, dead_influx, GUDANG_EDGE_OUTBOX=str(tmp / "outbox.db"),
+            GUDANG_COLLECTOR_SPOOL=str(tmp / "spool.db"),
+            GUDANG_COLLECTOR_STATE=str(tmp / "state.db"),
+        )  # fmt: skip
         control = free_port()
         sim_args = ["sim", "--site", str(site), "--control-port", str(control), "--rate", "10"]
         sim = GudangProcess(sim_args, env, tmp / "sim.log")
-        edge = None
+        edge = collector = None
         try:
             wait_for(lambda: sim.logged("sim_start") or not sim.running, what="simulator")
-            edge = GudangProcess(["edge", "--site", str(site)], env, tmp / "edge.log")
+            if confirm:
+                collector = GudangProcess(["collector", "--site", str(site)], env,
+                                          tmp / "collector.log")  # fmt: skip
+                wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
+            mode = [] if confirm else ["--no-confirm"]
+            edge = GudangProcess(["edge", "--site", str(site), *mode], env, tmp / "edge.log")
             time.sleep(3)  # start-up (imports, connections) is not the steady state
             pid = edge.proc.pid
             cpu0, t0 = cpu_seconds(pid), time.monotonic()
@@ -95,11 +110,18 @@ def edge_load(seconds: float) -> None:
                     time.sleep(0.5)
             cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0) * 100
             rss = peak_rss_mb(pid)
-            print(f"edge, 16 devices at 10 Hz, {seconds:.0f} s, {n} picks: "
+            how = "confirmed by the collector" if confirm else "forgotten at PUBACK"
+            print(f"edge, 16 devices at 10 Hz, {seconds:.0f} s, {n} picks, {how}: "
                   f"CPU {cpu:.1f} % of one core, peak RSS {rss:.1f} MB")  # fmt: skip
+            if confirm:
+                with sqlite3.connect(tmp / "outbox.db") as db:
+                    kept = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+                print(f"  outbox rows still unconfirmed at the end: {kept}")
         finally:
             if edge is not None:
                 edge.stop()
+            if collector is not None:
+                collector.stop()
             sim.stop()
             broker.stop()
 
@@ -150,8 +172,11 @@ def main() -> None:
     )
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--frames", type=int, default=20_000)
+    ap.add_argument("--runs", type=int, default=1, help="Alternations of the two modes.")
     args = ap.parse_args()
-    edge_load(args.seconds)
+    for _ in range(args.runs):
+        edge_load(args.seconds, confirm=False)
+        edge_load(args.seconds, confirm=True)
     parser_throughput(args.frames)
 
 

@@ -1,0 +1,203 @@
+"""A chaos run: seeded picks and puts on simulated scales while the collector,
+the broker, the edge and InfluxDB are killed (``kill -9``) and restarted at
+random; then every count is compared with the truth.
+
+Used by tests/integration/test_chaos.py (short, in CI) and bench/chaos.py
+(``--steps`` as long as you like). Everything runs on loopback with its own
+Mosquitto and InfluxDB; each load loop is bounded in count and time.
+
+The truth is what the simulator was told: every pick and put per bin, and the
+final quantity. The run passes when InfluxDB holds exactly those movements
+(none lost, none doubled, none of a wrong size), the final stock of every bin,
+and every reading of every (device, boot) with no gap in ``seq``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gudang.services import InfluxServer, MosquittoServer, free_port
+from gudang.settings import InfluxSettings, MqttSettings
+from gudang.testing import GudangProcess, influx_rows, service_env, wait_for
+
+__all__ = ["ChaosResult", "run_chaos"]
+
+BINS = ("B1", "B2", "B3")
+FAULTS = ("collector", "broker", "edge", "influxdb")
+START = 100  # pieces per bin: the simulator starts at 2.5 x the reorder point (40)
+_MOVES = 'SELECT "kind", "delta_qty" FROM "movement" GROUP BY "bin"'
+_STOCK = 'SELECT last("qty") FROM "bin_stock" GROUP BY "bin"'
+_SEQS = 'SELECT "seq", "boot_id" FROM "reading" GROUP BY "device"'
+
+
+@dataclass
+class ChaosResult:
+    steps: int
+    faults: Counter[str] = field(default_factory=Counter)
+    expected: dict[str, list[float]] = field(default_factory=dict)  # bin -> movements
+    found: dict[str, list[float]] = field(default_factory=dict)
+    final: dict[str, float] = field(default_factory=dict)  # bin -> true quantity
+    stored: dict[str, float] = field(default_factory=dict)
+    seq_gaps: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.found == self.expected and self.stored == self.final and not self.seq_gaps
+
+
+def _site(dev: Path, site_id: str) -> str:
+    devices = "\n".join(
+        f"  - {{id: scale-{i}, protocol: ad-continuous, port: {dev}/scale-{i}, division_kg: 0.1}}"
+        for i in range(1, 4)
+    )
+    bins = "\n".join(
+        f"  - {{id: {b}, rack: R, device: scale-{i}, sku: RB, tare_kg: 60}}"
+        for i, b in enumerate(BINS, 1)
+    )
+    return f"""\
+site: {{id: {site_id}, name: Chaos}}
+devices:
+{devices}
+skus:
+  - {{id: RB, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 10, reorder_point: 40,
+      reorder_quantity: 50}}
+bins:
+{bins}
+"""
+
+
+class _Rig:
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.broker = MosquittoServer(work / "mosquitto")
+        self.influx = InfluxServer(work / "influxdb")
+        self.broker.start()
+        self.influx.start()
+        self.site = work / "site.yaml"
+        self.site.write_text(_site(work / "dev", "chaos"))
+        self.influx_s = InfluxSettings(url=self.influx.url, database="chaos")
+        self.mqtt = MqttSettings(host=self.broker.host, port=self.broker.port)
+        self.env = service_env(
+            self.mqtt, self.influx_s,
+            GUDANG_EDGE_OUTBOX=str(work / "outbox.db"),
+            GUDANG_COLLECTOR_SPOOL=str(work / "spool.db"),
+            GUDANG_COLLECTOR_STATE=str(work / "state.db"),
+        )  # fmt: skip
+        self.control = free_port()
+        self.n = 0
+        self.sim = self._start("sim", "--site", str(self.site), "--control-port",
+                               str(self.control), "--settle", "0.3")  # fmt: skip
+        wait_for(lambda: self.sim.logged("sim_start"), what="simulator")
+        self.collector = self.start_collector()
+        self.edge = self.start_edge()
+
+    def _start(self, *args: str) -> GudangProcess:
+        self.n += 1
+        return GudangProcess(list(args), self.env, self.work / f"{args[0]}-{self.n}.log")
+
+    def start_collector(self) -> GudangProcess:
+        proc = self._start("collector", "--site", str(self.site))
+        wait_for(lambda: proc.logged("mqtt_subscribed") or not proc.running, timeout=30,
+                 what="collector")  # fmt: skip
+        return proc
+
+    def start_edge(self) -> GudangProcess:
+        proc = self._start("edge", "--site", str(self.site), "--heartbeat", "5",
+                           "--resend-after", "5")  # fmt: skip
+        wait_for(lambda: proc.logged("mqtt_connected") or not proc.running, timeout=30,
+                 what="edge")  # fmt: skip
+        return proc
+
+    def close(self) -> None:
+        for proc in (self.edge, self.collector, self.sim):
+            proc.stop()
+        self.influx.stop()
+        self.broker.stop()
+
+
+def run_chaos(
+    steps: int = 30,
+    seed: int = 11,
+    fault_rate: float = 0.3,
+    workdir: Path | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> ChaosResult:
+    """`steps` picks or puts, a fault after about `fault_rate` of them."""
+    from gudang.sim.control import ControlClient
+
+    started = time.monotonic()
+    rng = random.Random(seed)
+    result = ChaosResult(steps, expected={b: [] for b in BINS})
+    qty = dict.fromkeys(BINS, float(START))
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        rig = _Rig(Path(tmp))
+        influx_down_until = -1
+        try:
+            with ControlClient(rig.control) as sim:
+                for step in range(steps):
+                    b = BINS[step % len(BINS)]
+                    n = float(rng.choice([1, 2, 3, 5]))
+                    put = qty[b] - n < 10 or rng.random() < 0.35
+                    sim.send(op="put" if put else "take", bin=b, qty=n)
+                    qty[b] += n if put else -n
+                    result.expected[b].append(n if put else -n)
+                    if step == influx_down_until:
+                        rig.influx.start()
+                    if rng.random() < fault_rate:
+                        fault = rng.choice(FAULTS)
+                        result.faults[fault] += 1
+                        say(f"step {step}: kill -9 {fault}")
+                        if fault == "collector":
+                            rig.collector.kill()
+                            rig.collector = rig.start_collector()
+                        elif fault == "broker":
+                            rig.broker.kill()
+                            rig.broker.start()
+                        elif fault == "edge":
+                            time.sleep(0.8)  # let the scale settle first: a kill mid-pick
+                            rig.edge.kill()  # would merge it into the next reading
+                            rig.edge = rig.start_edge()
+                        elif rig.influx.running:
+                            rig.influx.kill()
+                            influx_down_until = step + rng.randint(2, 5)
+                    time.sleep(0.7)
+            if not rig.influx.running:
+                rig.influx.start()
+            result.final = qty
+
+            def movements() -> dict[str, list[float]]:
+                rows = influx_rows(rig.influx_s, _MOVES)
+                out: dict[str, list[float]] = {b: [] for b in BINS}
+                for r in sorted(rows, key=lambda r: r["time"]):
+                    if r["kind"] != "none":
+                        out[r["bin"]].append(round(r["delta_qty"], 6))
+                return out
+
+            def stock() -> dict[str, float]:
+                rows = influx_rows(rig.influx_s, _STOCK)
+                return {r["bin"]: round(r["last"], 6) for r in rows}
+
+            with contextlib.suppress(AssertionError):  # compared below, with the details
+                wait_for(lambda: movements() == result.expected and stock() == qty, timeout=90,
+                         what="counts to converge")  # fmt: skip
+            result.found, result.stored = movements(), stock()
+            rows = influx_rows(rig.influx_s, _SEQS)
+            seqs: dict[tuple[str, str], set[int]] = {}
+            for r in rows:
+                seqs.setdefault((r["device"], r["boot_id"]), set()).add(r["seq"])
+            for (device, boot), got in sorted(seqs.items()):
+                missing = set(range(max(got) + 1)) - got
+                if missing:
+                    result.seq_gaps.append(f"{device}/{boot[:8]}: {sorted(missing)[:10]}")
+        finally:
+            rig.close()
+    result.seconds = time.monotonic() - started
+    return result
