@@ -35,6 +35,7 @@ __all__ = [
     "MqttRecorder",
     "Step",
     "expected_movements",
+    "http_ok",
     "influx_rows",
     "publish_all",
     "reading_stream",
@@ -90,6 +91,14 @@ def influx_rows(influx: InfluxSettings, query: str) -> list[dict[str, Any]]:
     return rows
 
 
+def http_ok(url: str, headers: dict[str, str] | None = None) -> bool:
+    """GET `url` answers 200; False (not an error) while nothing listens yet."""
+    try:
+        return httpx.get(url, headers=headers, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def auth(token: str) -> dict[str, str]:
     """Request headers carrying an API key."""
     return {"Authorization": f"Bearer {token}"}
@@ -116,10 +125,7 @@ class ApiClient:
         return api
 
     def ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return http_ok(f"{self.base}/readyz")
 
     def get(self, path: str) -> Any:
         r = httpx.get(f"{self.base}{path}", headers=auth(self.key), timeout=10)

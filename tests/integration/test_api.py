@@ -19,7 +19,7 @@ import pytest
 from gudang.contract import TagEvent, WeightReading
 from gudang.services import free_port
 from gudang.settings import MqttSettings
-from gudang.testing import GudangProcess, HookReceiver, MqttRecorder, auth, wait_for
+from gudang.testing import GudangProcess, HookReceiver, MqttRecorder, auth, http_ok, wait_for
 from gudang.webhooks import sign
 
 T0 = int(time.time() * 1000) - 3_600_000  # an hour ago: inside the default ranges
@@ -100,17 +100,10 @@ def stack(
     port = free_port()
     api = spawn("api", "--site", str(site), "--port", str(port), **API_ENV)
     s = Stack(f"http://127.0.0.1:{port}", api_keys, site_id, mqtt_settings, api, collector, {})
-    wait_for(lambda: _ready(s.base), timeout=30, what="api ready")
+    wait_for(lambda: http_ok(f"{s.base}/readyz"), timeout=30, what="api ready")
     yield s
     assert api.stop() == 0, api.tail()
     assert collector.stop() == 0, collector.tail()
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_keys_scopes_and_json_errors(stack: Stack, tmp_path: Path) -> None:
@@ -378,7 +371,7 @@ def test_webhook_subscription_signed_retried_logged_and_not_repeated(
     port = int(stack.base.rsplit(":", 1)[1])
     stack.api = spawn("api", "--site", str(tmp_path / "site.yaml"), "--port", str(port),
                       **API_ENV)  # fmt: skip
-    wait_for(lambda: _ready(stack.base), timeout=30, what="api again")
+    wait_for(lambda: http_ok(f"{stack.base}/readyz"), timeout=30, what="api again")
     stack.weigh("scale-1", 60 + 7.4 * 40, now + 2)  # refilled: cleared
     wait_for(lambda: len(receiver.received) >= 2, timeout=20, what="the cleared webhook")
     time.sleep(1.0)

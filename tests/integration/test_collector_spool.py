@@ -42,6 +42,7 @@ async def test_a_batch_larger_than_the_spool_is_split_not_looped(
     stop = asyncio.Event()
     async with InfluxClient(settings) as db:
         writer = DurableWriter(db, spool, lambda a, s: released.append((a, s)), write_timeout_s=1)
+        writer.db_ready.set()  # as the collector does once InfluxDB first answered
         task = asyncio.create_task(writer.run(stop))
         writer.add(points, [(1, 1)], [("d", "b", 0)])
         # The first part goes in, the rest waits for room.
@@ -67,6 +68,7 @@ async def test_a_full_spool_does_not_hold_up_a_stop(tmp_path: Path) -> None:
     stop = asyncio.Event()
     async with InfluxClient(settings) as db:
         writer = DurableWriter(db, spool, lambda a, s: released.append((a, s)), write_timeout_s=1)
+        writer.db_ready.set()
         task = asyncio.create_task(writer.run(stop))
         writer.add(_points(5_000), [(1, 7)])
         await wait_for_async(lambda: not spool.empty, 30, what="the spool filled")

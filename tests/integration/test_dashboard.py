@@ -14,7 +14,7 @@ import pytest
 from gudang.sim.control import ControlClient
 
 from gudang.services import free_port
-from gudang.testing import GudangProcess, wait_for
+from gudang.testing import GudangProcess, http_ok, wait_for
 
 ROOT = Path(__file__).parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -72,7 +72,7 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
         except StaleElementReferenceException:
             return ""
 
-    wait_for(lambda: _up(f"http://127.0.0.1:{port}/healthz"), what="api")
+    wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), what="api")
     driver.get(f"http://127.0.0.1:{port}/#key={api_keys['staff']}")  # type: ignore[attr-defined]
     wait_for(lambda: qty("C1") == "50", timeout=30, what="C1 shows 50 pieces")
     assert driver.find_element(By.CSS_SELECTOR, "#live").text == "langsung"  # type: ignore[attr-defined]
@@ -134,12 +134,3 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
     view_width = driver.execute_script("return window.innerWidth")  # type: ignore[attr-defined]
     assert page_width <= view_width, (page_width, view_width)
     driver.save_screenshot(str(ARTIFACTS / "dashboard-phone.png"))  # type: ignore[attr-defined]
-
-
-def _up(url: str) -> bool:
-    import httpx
-
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -13,7 +13,7 @@ import pytest
 from gudang.sim.control import ControlClient
 
 from gudang.services import free_port
-from gudang.testing import GudangProcess, auth, wait_for
+from gudang.testing import GudangProcess, auth, http_ok, wait_for
 
 SiteFactory = Callable[..., Path]
 
@@ -128,9 +128,8 @@ def test_api_when_influxdb_is_down(
     )
     base = f"http://127.0.0.1:{api_port}"
     wait_for(lambda: api.logged("api_start"), what="api")
-    wait_for(lambda: httpx.get(f"{base}/healthz").status_code == 200, what="healthz")
-    wait_for(lambda: httpx.get(f"{base}/api/v1/stock", headers=key).status_code == 200,
-             what="live view loaded")  # fmt: skip
+    wait_for(lambda: http_ok(f"{base}/healthz"), what="healthz")
+    wait_for(lambda: http_ok(f"{base}/api/v1/stock", key), what="live view loaded")
     assert httpx.get(f"{base}/api/v1/stock", headers=key).json()["stale"] is False
     private_influxdb.stop()
     wait_for(lambda: httpx.get(f"{base}/api/v1/stock", headers=key).json()["stale"],
