@@ -256,6 +256,10 @@ def main() -> None:
     ap.add_argument(
         "--collectors", type=int, default=1, help="members of one shared subscription group"
     )
+    ap.add_argument(
+        "--confirm-every", type=float, default=1.0,
+        help="the collector's confirmations to the edges (0: off), to measure their cost",
+    )  # fmt: skip
     args = ap.parse_args()
     n = args.readings
     with tempfile.TemporaryDirectory() as tmp_s:
@@ -272,7 +276,7 @@ def main() -> None:
             env = service_env(mqtt_s, influx_s, GUDANG_LOG_LEVEL="warning")
 
             def start_one(k: int) -> GudangProcess:
-                cmd = ["collector", "--site", str(site)]
+                cmd = ["collector", "--site", str(site), "--confirm-every", str(args.confirm_every)]
                 if args.collectors > 1:
                     cmd += ["--share-group", "bench", "--member", f"m{k}"]
                 own = {**env, "GUDANG_COLLECTOR_SPOOL": str(tmp / f"spool{k}.db"),

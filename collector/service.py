@@ -78,6 +78,7 @@ class Collector:
         receive_maximum: int = 20_000,
         metrics_port: int | None = None,
         metrics_host: str = "127.0.0.1",
+        confirm_every_s: float = 1.0,
     ) -> None:
         self.site = site
         self.mqtt = mqtt
@@ -108,7 +109,7 @@ class Collector:
         self.dedupe = SeqWindow()
         self._inflight: set[tuple[str, str, int]] = set()  # with the writer, not yet durable
         self._to_confirm: set[tuple[str, str]] = set()  # (device, boot) with news for its edge
-        self.confirm_every_s = 1.0
+        self.confirm_every_s = confirm_every_s  # 0: edges get no confirmations
         self.intake = Intake(site, int(site.ingest.max_clock_ahead_s * 1000))
         self.received = 0
         self.dead_letters = 0
@@ -516,7 +517,9 @@ class Collector:
                      skus=len(self.site.skus))  # fmt: skip
             self._outgoing.set()
             outgoing = asyncio.create_task(self._publish_outgoing(sub))
-            confirming = asyncio.create_task(self._confirm(sub))
+            confirming = asyncio.create_task(
+                self._confirm(sub) if self.confirm_every_s > 0 else asyncio.sleep(0)
+            )
             try:
                 while not stop.is_set():
                     batch = await _batch_or_stop(sub, stop)

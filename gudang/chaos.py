@@ -1,6 +1,7 @@
 """A chaos run: seeded picks and puts on simulated scales while the collector,
 the broker, the edge and InfluxDB are killed (``kill -9``) and restarted at
-random; then every count is compared with the truth.
+random, and the simulator too (restarted with its true load, as a power cut
+at the indicators would leave it); then every count is compared with the truth.
 
 Used by tests/integration/test_chaos.py (short, in CI) and bench/chaos.py
 (``--steps`` as long as you like). Everything runs on loopback with its own
@@ -30,7 +31,7 @@ from gudang.testing import GudangProcess, influx_rows, service_env, wait_for
 __all__ = ["ChaosResult", "run_chaos"]
 
 BINS = ("B1", "B2", "B3")
-FAULTS = ("collector", "broker", "edge", "influxdb")
+FAULTS = ("collector", "broker", "edge", "influxdb", "simulator")
 START = 100  # pieces per bin: the simulator starts at 2.5 x the reorder point (40)
 _MOVES = 'SELECT "kind", "delta_qty" FROM "movement" GROUP BY "bin"'
 _STOCK = 'SELECT last("qty") FROM "bin_stock" GROUP BY "bin"'
@@ -93,11 +94,28 @@ class _Rig:
         )  # fmt: skip
         self.control = free_port()
         self.n = 0
-        self.sim = self._start("sim", "--site", str(self.site), "--control-port",
-                               str(self.control), "--settle", "0.3")  # fmt: skip
-        wait_for(lambda: self.sim.logged("sim_start"), what="simulator")
+        self.sim = self.start_sim(dict.fromkeys(BINS, float(START)))
         self.collector = self.start_collector()
         self.edge = self.start_edge()
+
+    def start_sim(self, qty: dict[str, float]) -> GudangProcess:
+        """The simulator with these quantities on its scales (a scenario's `initial`)."""
+        scenario = self.work / f"scenario-{self.n}.yaml"
+        scenario.write_text("initial: {" + ", ".join(f"{b}: {q}" for b, q in qty.items()) + "}\n")
+        proc = self._start("sim", "--site", str(self.site), "--control-port", str(self.control),
+                           "--settle", "0.3", "--scenario", str(scenario))  # fmt: skip
+        wait_for(lambda: proc.logged("sim_start") or not proc.running, what="simulator")
+        return proc
+
+    def send(self, **op: object) -> None:
+        from gudang.sim.control import ControlClient
+
+        with ControlClient(self.control) as sim:
+            sim.send(**op)
+
+    def devices_online(self) -> int:
+        return sum(e.get("state") == "online" for e in self.edge.events()
+                   if e["event"] == "device_state")  # fmt: skip
 
     def _start(self, *args: str) -> GudangProcess:
         self.n += 1
@@ -131,8 +149,6 @@ def run_chaos(
     say: Callable[[str], None] = lambda _: None,
 ) -> ChaosResult:
     """`steps` picks or puts, a fault after about `fault_rate` of them."""
-    from gudang.sim.control import ControlClient
-
     started = time.monotonic()
     rng = random.Random(seed)
     result = ChaosResult(steps, expected={b: [] for b in BINS})
@@ -141,34 +157,42 @@ def run_chaos(
         rig = _Rig(Path(tmp))
         influx_down_until = -1
         try:
-            with ControlClient(rig.control) as sim:
-                for step in range(steps):
-                    b = BINS[step % len(BINS)]
-                    n = float(rng.choice([1, 2, 3, 5]))
-                    put = qty[b] - n < 10 or rng.random() < 0.35
-                    sim.send(op="put" if put else "take", bin=b, qty=n)
-                    qty[b] += n if put else -n
-                    result.expected[b].append(n if put else -n)
-                    if step == influx_down_until:
-                        rig.influx.start()
-                    if rng.random() < fault_rate:
-                        fault = rng.choice(FAULTS)
-                        result.faults[fault] += 1
-                        say(f"step {step}: kill -9 {fault}")
-                        if fault == "collector":
-                            rig.collector.kill()
-                            rig.collector = rig.start_collector()
-                        elif fault == "broker":
-                            rig.broker.kill()
-                            rig.broker.start()
-                        elif fault == "edge":
-                            time.sleep(0.8)  # let the scale settle first: a kill mid-pick
-                            rig.edge.kill()  # would merge it into the next reading
-                            rig.edge = rig.start_edge()
-                        elif rig.influx.running:
-                            rig.influx.kill()
-                            influx_down_until = step + rng.randint(2, 5)
-                    time.sleep(0.7)
+            for step in range(steps):
+                b = BINS[step % len(BINS)]
+                n = float(rng.choice([1, 2, 3, 5]))
+                put = qty[b] - n < 10 or rng.random() < 0.35
+                rig.send(op="put" if put else "take", bin=b, qty=n)
+                qty[b] += n if put else -n
+                result.expected[b].append(n if put else -n)
+                if step == influx_down_until:
+                    rig.influx.start()
+                if rng.random() < fault_rate:
+                    fault = rng.choice(FAULTS)
+                    result.faults[fault] += 1
+                    say(f"step {step}: kill -9 {fault}")
+                    if fault == "collector":
+                        rig.collector.kill()
+                        rig.collector = rig.start_collector()
+                    elif fault == "broker":
+                        rig.broker.kill()
+                        rig.broker.start()
+                    elif fault == "edge":
+                        time.sleep(0.8)  # let the scale settle first: a kill mid-pick
+                        rig.edge.kill()  # would merge it into the next reading
+                        rig.edge = rig.start_edge()
+                    elif fault == "simulator":
+                        time.sleep(0.8)  # settled: the edge has read the pick
+                        online = rig.devices_online()
+                        rig.sim.kill()
+                        rig.sim = rig.start_sim(qty)
+                        # Back on every port before the next pick (else two
+                        # picks could merge while a scale is unread).
+                        wait_for(lambda o=online: rig.devices_online() >= o + len(BINS),
+                                 timeout=30, what="the edge back on every scale")  # fmt: skip
+                    elif rig.influx.running:
+                        rig.influx.kill()
+                        influx_down_until = step + rng.randint(2, 5)
+                time.sleep(0.7)
             if not rig.influx.running:
                 rig.influx.start()
             result.final = qty

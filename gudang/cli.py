@@ -162,6 +162,12 @@ def collector(
         None, envvar="GUDANG_COLLECTOR_METRICS_PORT", help="Serve Prometheus metrics on this port."
     ),
     metrics_host: str = typer.Option("127.0.0.1", help="Address for the metrics endpoint."),
+    confirm_every: float = typer.Option(
+        1.0,
+        min=0.0,
+        help="Seconds between confirmations to the edges of what is durable (0: none; "
+        "edges then need --no-confirm).",
+    ),
 ) -> None:
     """Turn readings into stock levels, movements and alerts in InfluxDB."""
     from gudang.collector.service import Collector
@@ -184,6 +190,7 @@ def collector(
         member=member,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        confirm_every_s=confirm_every,
     )
     serve(collector_.run)
 

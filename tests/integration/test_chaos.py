@@ -12,7 +12,9 @@ from gudang.chaos import run_chaos
 def test_nothing_lost_nothing_doubled_through_random_kills(tmp_path: Path) -> None:
     result = run_chaos(steps=36, seed=20261130, fault_rate=0.35, workdir=tmp_path, say=print)
     assert sum(result.faults.values()) >= 6, result.faults  # the seed does hit every kind
-    assert set(result.faults) == {"collector", "broker", "edge", "influxdb"}, result.faults
+    assert set(result.faults) == {"collector", "broker", "edge", "influxdb", "simulator"}, (
+        result.faults
+    )
     assert result.seq_gaps == []
     assert result.found == result.expected
     assert result.stored == result.final
