@@ -97,6 +97,9 @@ class _Rig:
         self.sim = self.start_sim(dict.fromkeys(BINS, float(START)))
         self.collector = self.start_collector()
         self.edge = self.start_edge()
+        # Every bin's first level recorded: the truth starts from there.
+        wait_for(lambda: len(influx_rows(self.influx_s, _STOCK)) == len(BINS), timeout=30,
+                 what="every bin's first level")  # fmt: skip
 
     def start_sim(self, qty: dict[str, float]) -> GudangProcess:
         """The simulator with these quantities on its scales (a scenario's `initial`)."""
@@ -130,8 +133,15 @@ class _Rig:
     def start_edge(self) -> GudangProcess:
         proc = self._start("edge", "--site", str(self.site), "--heartbeat", "5",
                            "--resend-after", "5")  # fmt: skip
-        wait_for(lambda: proc.logged("mqtt_connected") or not proc.running, timeout=30,
-                 what="edge")  # fmt: skip
+
+        def reading_every_scale() -> bool:
+            online = {e.get("device") for e in proc.events()
+                      if e["event"] == "device_state" and e.get("state") == "online"}  # fmt: skip
+            return len(online) == len(BINS) or not proc.running
+
+        # Reading every scale before the next pick: a pick it never saw the
+        # level before would have no movement to measure (that is not a fault).
+        wait_for(reading_every_scale, timeout=30, what="edge on every scale")
         return proc
 
     def close(self) -> None:
