@@ -64,19 +64,29 @@ class BinHistory:
         self._ts: list[int] = []
         self._kg: list[float] = []
         self.too_late = 0  # levels older than the window: stored, not used for movements
+        # The oldest level this process has known (kept when the window moves
+        # on): a last stored level learned late measures the movement into it.
+        self._first: tuple[int, float] | None = None
 
     def seed(self, ts: int, net_kg: float) -> list[Movement]:
         """The last level stored before this process started (from InfluxDB),
         possibly learned after newer levels arrived (InfluxDB was down at
         start): taken only where it is older than every level known, and then
         the movement to the next level is measured from it (to write)."""
-        if not self._ts:
+        if self._first is None:
             self._ts.append(ts)
             self._kg.append(net_kg)
+            self._first = (ts, net_kg)
             return []
-        if ts >= self._ts[0] or len(self._ts) >= self.size:
-            return []  # newer levels are known, or the window is full: nothing to add
-        return self.add(ts, net_kg)
+        first_ts, first_kg = self._first
+        if ts >= first_ts:
+            return []  # levels this old are known already: not a last stored level
+        if self._ts[0] == first_ts and len(self._ts) < self.size:
+            return self.add(ts, net_kg)  # in the window: placed like any late level
+        # The window has moved past it (a large backlog came first): only the
+        # movement into the first level is missing; measure it.
+        self._first = (ts, net_kg)
+        return [classify(first_kg - net_kg, self.sku, self.noise_kg, first_ts)]
 
     def add(self, ts: int, net_kg: float) -> list[Movement]:
         """Insert a stable level; return the movements to (re)write."""
@@ -88,6 +98,8 @@ class BinHistory:
             return []
         self._ts.insert(i, ts)
         self._kg.insert(i, net_kg)
+        if self._first is None or ts < self._first[0]:
+            self._first = (ts, net_kg)
         out = []
         if i > 0:
             out.append(classify(net_kg - self._kg[i - 1], self.sku, self.noise_kg, ts))

@@ -394,22 +394,24 @@ class Collector:
         sure the database exists, learn each bin's last stored level, then let
         the writer write and drain."""
         backoff = 0.5
-        while not stop.is_set():
-            try:
-                version = await db.ping()
-                await db.ensure_database()
-                lines = await self._seed(db)
-            except StorageError as exc:
-                log.warning("influx_unavailable", error=str(exc), retry_in_s=backoff)
-                await sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2, 30.0)
-                continue
-            if lines:
-                writer.add(lines, [])
-            writer.db_ready.set()
-            log.info("influx_ready", url=self.influx.url, version=version,
-                     spooled_points=self.spool.points, corrected_movements=len(lines))  # fmt: skip
-            return
+        while not stop.is_set() and not await self._db_attempt(db, writer, backoff):
+            await sleep_or_stop(stop, backoff)
+            backoff = min(backoff * 2, 30.0)
+
+    async def _db_attempt(self, db: InfluxClient, writer: DurableWriter, retry_s: float) -> bool:
+        try:
+            version = await db.ping()
+            await db.ensure_database()
+            lines = await self._seed(db)
+        except StorageError as exc:
+            log.warning("influx_unavailable", error=str(exc), retry_in_s=retry_s)
+            return False
+        if lines:
+            writer.add(lines, [])
+        writer.db_ready.set()
+        log.info("influx_ready", url=self.influx.url, version=version,
+                 spooled_points=self.spool.points, corrected_movements=len(lines))  # fmt: skip
+        return True
 
     async def _seed(self, db: InfluxClient) -> list[str]:
         """Each bin's last stable level in InfluxDB, so the first movement after
@@ -443,7 +445,13 @@ class Collector:
             self.metrics.writer = writer
             writer_stop = asyncio.Event()
             writer_task = asyncio.create_task(writer.run(writer_stop))
-            db_task = asyncio.create_task(self._prepare_db(db, writer, stop))
+            # Usually InfluxDB answers: learn every bin's last level before the
+            # first message (a large backlog would otherwise come first). If
+            # not, ingest into the spool and keep trying.
+            if await self._db_attempt(db, writer, 0.5):
+                db_task = asyncio.create_task(asyncio.sleep(0))
+            else:
+                db_task = asyncio.create_task(self._prepare_db(db, writer, stop))
             mqtt_task = asyncio.create_task(self._mqtt_loop(writer, stop))
             tick_task = asyncio.create_task(self._tick(writer, stop))
             notify_task = asyncio.create_task(self.notifier.run())

@@ -101,3 +101,15 @@ def test_a_seed_learned_late_measures_the_first_movement_and_nothing_else() -> N
     assert (first.ts, first.kind, first.delta_qty) == (2000, "pick", -8.0)
     assert h.seed(2500, 50 * 7.4) == []  # newer than a known level: not a last stored level
     assert BinHistory(REBAR, 0.3).seed(1000, 1.0) == []  # nothing known yet: a plain start
+
+
+def test_a_seed_learned_after_a_large_backlog_still_measures_the_first_movement() -> None:
+    """More levels arrived before InfluxDB answered than the window holds: the
+    movement into the first of them is still measured from the stored level."""
+    h = BinHistory(REBAR, noise_kg=0.3, size=8)
+    for i in range(20):  # 20 pieces, then one fewer each second
+        h.add(1000 * (i + 1), (20 - i) * 7.4)
+    (m,) = h.seed(500, 23 * 7.4)  # stored before the restart: 23 pieces
+    assert (m.ts, m.kind, m.delta_qty) == (1000, "pick", -3.0)
+    (older,) = h.seed(400, 30 * 7.4)  # an older one still: the movement into the one after it
+    assert (older.ts, older.delta_qty) == (500, -7.0)
