@@ -46,11 +46,6 @@ class Accepted:
 
     message: WeightReading | TagEvent
 
-    @property
-    def reading(self) -> WeightReading:
-        assert isinstance(self.message, WeightReading)
-        return self.message
-
 
 @dataclass(frozen=True, slots=True)
 class Control:

@@ -448,15 +448,13 @@ class Collector:
             # Usually InfluxDB answers: learn every bin's last level before the
             # first message (a large backlog would otherwise come first). If
             # not, ingest into the spool and keep trying.
-            if await self._db_attempt(db, writer, 0.5):
-                db_task = asyncio.create_task(asyncio.sleep(0))
-            else:
-                db_task = asyncio.create_task(self._prepare_db(db, writer, stop))
-            mqtt_task = asyncio.create_task(self._mqtt_loop(writer, stop))
-            tick_task = asyncio.create_task(self._tick(writer, stop))
+            loops = [self._mqtt_loop(writer, stop), self._tick(writer, stop)]
+            if not await self._db_attempt(db, writer, 0.5):
+                loops.append(self._prepare_db(db, writer, stop))
+            tasks = [asyncio.create_task(loop) for loop in loops]
             notify_task = asyncio.create_task(self.notifier.run())
             await stop.wait()
-            await asyncio.gather(mqtt_task, tick_task, db_task, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             notify_task.cancel()
             writer_stop.set()
             await writer_task  # flushes the last batch, then releases its acks
@@ -524,10 +522,9 @@ class Collector:
             log.info("alerts_republished", alerts=len(self._alerts_out),
                      skus=len(self.site.skus))  # fmt: skip
             self._outgoing.set()
-            outgoing = asyncio.create_task(self._publish_outgoing(sub))
-            confirming = asyncio.create_task(
-                self._confirm(sub) if self.confirm_every_s > 0 else asyncio.sleep(0)
-            )
+            helpers = [asyncio.create_task(self._publish_outgoing(sub))]
+            if self.confirm_every_s > 0:
+                helpers.append(asyncio.create_task(self._confirm(sub)))
             try:
                 while not stop.is_set():
                     batch = await _batch_or_stop(sub, stop)
@@ -543,8 +540,8 @@ class Collector:
                 # was not acknowledged comes back and is handled again.
                 log.exception("collector_loop_failed", error=repr(exc))
                 await sleep_or_stop(stop, 1.0)
-            outgoing.cancel()
-            confirming.cancel()
+            for helper in helpers:
+                helper.cancel()
             if stop.is_set():
                 return  # run() disconnects once the writer has released its acks
             self._sub = None
