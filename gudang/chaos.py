@@ -187,11 +187,11 @@ def run_chaos(
                         rig.broker.kill()
                         rig.broker.start()
                     elif fault == "edge":
-                        time.sleep(0.8)  # let the scale settle first: a kill mid-pick
-                        rig.edge.kill()  # would merge it into the next reading
+                        # Killed before or after it read the pick: either way
+                        # the next edge reads the level after it, one movement.
+                        rig.edge.kill()
                         rig.edge = rig.start_edge()
                     elif fault == "simulator":
-                        time.sleep(0.8)  # settled: the edge has read the pick
                         online = rig.devices_online()
                         rig.sim.kill()
                         rig.sim = rig.start_sim(qty)
@@ -202,6 +202,8 @@ def run_chaos(
                     elif rig.influx.running:
                         rig.influx.kill()
                         influx_down_until = step + rng.randint(2, 5)
+                # The warehouse's tempo, not a wait for anything: a bin is
+                # picked every third step, long after the edge read the last.
                 time.sleep(0.7)
             if not rig.influx.running:
                 rig.influx.start()
