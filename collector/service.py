@@ -322,8 +322,9 @@ class Collector:
                     raise
                 return
 
-    def _status(self, state: str) -> bytes:
+    def _status(self, state: str, reason: str | None = None) -> bytes:
         status = DeviceStatus(subject="collector", id=self.member, state=state,  # type: ignore[arg-type]
+                              reason=reason,  # type: ignore[arg-type]
                               boot_id=self.boot_id, ts=now_ms(),
                               firmware=f"gudang {__version__}")  # fmt: skip
         return status.model_dump_json().encode()
@@ -460,7 +461,7 @@ class Collector:
             await writer_task  # flushes the last batch, then releases its acks
             if self._sub is not None:
                 with contextlib.suppress(ConnectionLost):
-                    await self._sub.publish(self._status_topic, self._status("offline"),
+                    await self._sub.publish(self._status_topic, self._status("offline", "stopped"),
                                             retain=True)  # fmt: skip
                 await self._sub.__aexit__(None, None, None)
             self.spool.close()
@@ -497,7 +498,7 @@ class Collector:
         while not stop.is_set():
             sub = Subscriber(
                 self.mqtt, client_id, self._filters(), receive_maximum=self.receive_maximum,
-                will=(self._status_topic, self._status("offline")),
+                will=(self._status_topic, self._status("offline", "connection_lost")),
             )  # fmt: skip
             try:
                 await sub.__aenter__()

@@ -6,15 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gudang.contract import WeightReading
+from gudang.contract.units import KG_PER, to_kg
 from gudang.site import Bin, Site, Sku
 
 __all__ = ["KG_PER", "BinLevel", "bin_levels", "to_kg"]
 
-KG_PER = {"kg": 1.0, "g": 0.001, "t": 1000.0, "lb": 0.45359237}
-
-
-def to_kg(weight: float, unit: str) -> float:
-    return weight * KG_PER[unit]
 
 
 @dataclass(frozen=True)

@@ -103,11 +103,12 @@ class Publisher:
             "resent": self.resent,
         }
 
-    def _status(self, state: str) -> tuple[str, bytes]:
+    def _status(self, state: str, reason: str | None = None) -> tuple[str, bytes]:
         status = DeviceStatus(
             subject="edge",
             id=self.edge_id,
             state=state,  # type: ignore[arg-type]
+            reason=reason,  # type: ignore[arg-type]
             boot_id=self.boot_id,
             ts=now_ms(),
             protocol=f"outbox policy {POLICY}",
@@ -118,7 +119,7 @@ class Publisher:
         return name, status.model_dump_json().encode()
 
     def _client(self) -> aiomqtt.Client:
-        will_topic, will_payload = self._status("offline")
+        will_topic, will_payload = self._status("offline", "connection_lost")
         return make_client(
             self.settings,
             f"gudang-edge-{self.site_id}-{self.edge_id}",
@@ -147,7 +148,7 @@ class Publisher:
                             log.info("resending_unconfirmed", rows=again, reason="reconnected")
                     await self._serve(client, stop)
                     await self._drain(client, deadline=time.monotonic() + flush_s)
-                    await client.publish(*self._status("offline"), qos=1, retain=True)
+                    await client.publish(*self._status("offline", "stopped"), qos=1, retain=True)
                     self.connected = False
                     return
             except aiomqtt.MqttError as exc:

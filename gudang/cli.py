@@ -74,9 +74,14 @@ def check_config(file: Path = typer.Argument(..., help="The site file to check."
     except ConfigError as exc:
         _print_config_error(exc)
         raise typer.Exit(1) from exc
+    for p in site.warnings:
+        where = f"line {p.line}" if p.line is not None else "       "
+        err.print(f"  [yellow]warning[/] [cyan]{where}[/]  [bold]{p.path}[/]: {p.message}",
+                  highlight=False)  # fmt: skip
     stdout.print(
         f"[green]ok[/] {file}: site {site.site.id}, {len(site.devices)} devices, "
         f"{len(site.bins)} bins, {len(site.skus)} SKUs, {len(site.tags)} tags"
+        + (f", {len(site.warnings)} warning(s)" if site.warnings else "")
     )
 
 

@@ -13,15 +13,13 @@ from gudang.edge.stabilizer import Stabilizer
 
 from gudang import logs
 from gudang.contract import Command, CommandReply, TopicKind, WeightReading, now_ms
+from gudang.contract.units import MASS_UNITS
 from gudang.runtime import sleep_or_stop
 from gudang.site import Device
 
 __all__ = ["MASS_UNITS", "MtSicsSession", "ScaleSession", "StreamScaleSession"]
 
 log = logs.get("edge.scale")
-
-MASS_UNITS = {"kg", "g", "t", "lb"}
-
 
 class ScaleSession(DeviceSession):
     """Turns samples into readings; subclasses decide how samples are obtained."""

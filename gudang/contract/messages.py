@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gudang.contract.ids import Count, EpochMillis, Ident, Label, Real
+from gudang.contract.units import MassUnit
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -30,6 +31,7 @@ __all__ = [
     "DeadLetter",
     "DeadLetterCode",
     "DeviceMessage",
+    "DeviceReason",
     "DeviceState",
     "DeviceStatus",
     "LocalizedText",
@@ -40,7 +42,6 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 
-MassUnit = Literal["kg", "g", "t", "lb"]
 BootId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Channel = Annotated[int, Field(ge=0, le=63, strict=True)]
@@ -80,7 +81,22 @@ class WeightReading(DeviceMessage):
         default="ok", description="Out-of-range states are device faults, never stock."
     )
     reason: Literal["change", "heartbeat"] = Field(
-        description="`change`: a stable value moved beyond the deadband; `heartbeat`: periodic."
+        description="`change`: a settled plateau moved beyond the deadband and the scale's "
+        "noise; `heartbeat`: periodic, repeating the current plateau (or the latest sample "
+        "while the scale is in motion or settling)."
+    )
+    samples: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] = Field(
+        default=1,
+        description="How many stable samples `weight` is the mean of (a settled plateau); "
+        "1 for a single sample.",
+    )
+    spread: NonNegative | None = Field(
+        default=None, description="Standard deviation of those samples, in `unit`."
+    )
+    noise: NonNegative | None = Field(
+        default=None,
+        description="The scale's sample noise (standard deviation) as the edge has learned "
+        "it from settled plateaus, in `unit`: the collector judges a movement against it.",
     )
 
 
@@ -110,7 +126,19 @@ class Confirmation(_Message):
     ts: EpochMillis
 
 
-DeviceState = Literal["online", "offline", "disconnected"]
+DeviceState = Literal["online", "offline", "disconnected", "connecting", "unreadable"]
+DeviceReason = Literal[
+    "port_unavailable",
+    "link_lost",
+    "silent",
+    "unanswered",
+    "no_valid_frames",
+    "waiting_for_frames",
+    "internal_error",
+    "stopped",
+    "connection_lost",
+]
+"""Why a device or edge is not `online` (docs/edge.md has the table)."""
 
 
 class DeviceStatus(_Message):
@@ -121,7 +149,22 @@ class DeviceStatus(_Message):
     id: Ident = Field(description="The edge id, the device id, or the collector member.")
     state: DeviceState = Field(
         description="`online`; `offline` (last will: the edge is gone); "
-        "`disconnected` (the edge runs but cannot reach the device)."
+        "`disconnected` (the edge runs but cannot reach the device); `connecting` (the "
+        "port is open, no valid frame yet); `unreadable` (bytes arrive but none decodes)."
+    )
+    reason: DeviceReason | None = Field(
+        default=None, description="Why the state is not `online` (always set then)."
+    )
+    detail: str | None = Field(
+        default=None, max_length=512, description="The reason in words, with the figures."
+    )
+    noise_kg: NonNegative | None = Field(
+        default=None,
+        description="A scale's learned sample noise (standard deviation), in kg.",
+    )
+    plateau_samples: Count | None = Field(
+        default=None,
+        description="A scale: stable samples behind its latest published plateau.",
     )
     edge: Ident | None = Field(
         default=None,

@@ -7,14 +7,17 @@ that the loader can point at the right line.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from gudang.contract.ids import Ident
 from gudang.contract.messages import AlertKind
+from gudang.site.counting import resolution
 
 __all__ = [
     "PROTOCOLS",
@@ -248,6 +251,7 @@ class Site(_Strict):
     _bins_by_sku: dict[str, list[Bin]] = PrivateAttr(default_factory=dict)
     _devices: dict[str, Device] = PrivateAttr(default_factory=dict)
     _skus: dict[str, Sku] = PrivateAttr(default_factory=dict)
+    _warnings: list[Any] = PrivateAttr(default_factory=list)  # ConfigProblem, set by the loader
     _device_kinds: dict[str, Literal["scale", "rfid"]] = PrivateAttr(default_factory=dict)
 
     site: SiteInfo
@@ -285,7 +289,51 @@ class Site(_Strict):
         for i, t in enumerate(self.tags):
             if t.sku is not None and t.sku not in skus:
                 found.append((("tags", i, "sku"), f"unknown SKU {t.sku!r}"))
+        ports: dict[tuple[str, ...], str] = {}
+        for i, d in enumerate(self.devices):
+            key = _port_key(d)
+            if key in ports:
+                found.append((("devices", i, "port"), f"{d.port} is also the port of "
+                              f"{ports[key]}: two readers of one port split its stream"))  # fmt: skip
+            else:
+                ports[key] = d.id
         return found
+
+    def counting_warnings(
+        self, noise: Mapping[str, tuple[float, int]] | None = None
+    ) -> list[tuple[Loc, str]]:
+        """Bins whose scale cannot count their SKU's single pieces (or, for
+        metres, short lengths) reliably: by the display division, or by the
+        measured `noise` (device -> (noise kg, samples per plateau)) where known."""
+        found: list[tuple[Loc, str]] = []
+        for i, b in enumerate(self.bins):
+            dev, sku = self._devices.get(b.device), self._skus.get(b.sku)
+            if dev is None or sku is None or sku.unit_weight_kg is None:
+                continue
+            measured = (noise or {}).get(dev.id)
+            noise_kg, samples = measured if measured is not None else (None, 1)
+            need = resolution(dev.division_kg, noise_kg, samples)
+            by = (
+                f"the scale's noise is {noise_kg:.3g} kg ({need:.3g} kg on a plateau of "
+                f"{samples} samples)"
+                if noise_kg is not None and need > dev.division_kg
+                else f"the scale's division is {dev.division_kg:g} kg"
+            )
+            if sku.unit == "pcs" and sku.unit_weight_kg * sku.count_tolerance < need:
+                found.append((("bins", i, "sku"), f"{sku.id}: one piece is "
+                              f"{sku.unit_weight_kg:g} kg, {by}: single-piece picks cannot "
+                              f"be told apart (counting needs at least "
+                              f"{need / sku.count_tolerance:.3g} kg a piece)"))  # fmt: skip
+            elif sku.unit == "m" and sku.unit_weight_kg < need:
+                found.append((("bins", i, "sku"), f"{sku.id}: one metre is "
+                              f"{sku.unit_weight_kg:g} kg, {by}: movements under "
+                              f"{need / sku.unit_weight_kg:.2g} m are not recorded"))  # fmt: skip
+        return found
+
+    @property
+    def warnings(self) -> list[Any]:
+        """What the loader found doubtful but not wrong (ConfigProblem, with lines)."""
+        return list(self._warnings)
 
     def sku(self, sku_id: str) -> Sku:
         return self._skus[sku_id]
@@ -315,3 +363,12 @@ class Site(_Strict):
         object.__setattr__(self, "_devices", {d.id: d for d in self.devices})
         object.__setattr__(self, "_device_kinds", {d.id: d.kind for d in self.devices})
         object.__setattr__(self, "_skus", {s.id: s for s in self.skus})
+
+
+def _port_key(d: Device) -> tuple[str, ...]:
+    """Where a device's bytes come from: a network port is one wherever it is
+    read from; a serial path is one per edge machine (symlinks resolved there)."""
+    m = _SOCKET.match(d.port)
+    if m:
+        return ("socket", m["host"].lower(), str(int(m["port"])))
+    return ("serial", d.edge, os.path.realpath(d.port) if os.path.exists(d.port) else d.port)
