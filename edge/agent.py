@@ -64,6 +64,7 @@ class EdgeAgent:
             self.publisher.put,
             heartbeat_s,
             deadband_divisions,
+            site.count_resolution_kg(),
         )
         self.sessions: dict[str, DeviceSession] = {d.id: session_for(d, ctx) for d in devices}
 

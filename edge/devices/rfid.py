@@ -47,12 +47,14 @@ class RfidSession(DeviceSession):
 
     def absorb(self, data: bytes, now: float) -> None:
         self.decoder.feed(data)
+        valid = 0
         while (event := self.decoder.next_frame()) is not None:
-            self.publish_status("online")
+            valid += 1
             if isinstance(event, TagRead):
                 arrived = self.presence.read(event.tag, event.antenna, event.rssi, now)
                 if arrived is not None:
                     self.publish_tag(arrived)
+        self.decoded(len(data), valid, now)
         self.expire(now)
 
     def expire(self, now: float) -> None:
@@ -68,11 +70,11 @@ class Rdm6300Session(RfidSession):
     """Transmit-only 125 kHz reader: silence only means no tag is near."""
 
     silence_s = None
+    online_on_open = True  # a transmit-only reader proves nothing until a tag comes
 
     async def talk(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stop: asyncio.Event
     ) -> None:
-        self.publish_status("online")  # a transmit-only reader proves nothing until a tag comes
         try:
             while not stop.is_set():
                 try:
@@ -81,7 +83,7 @@ class Rdm6300Session(RfidSession):
                     self.expire(time.monotonic())
                     continue
                 if not data:
-                    self.publish_status("disconnected", "end of stream")
+                    self.publish_status("disconnected", "link_lost", "end of stream")
                     return
                 self.absorb(data, time.monotonic())
         finally:
@@ -100,10 +102,14 @@ class UhfM100Session(RfidSession):
             while not stop.is_set():
                 writer.write(single_poll())
                 await writer.drain()
+                heard = self.bytes_in
                 answered = await self._collect(reader, max(0.5, self.device.poll_interval_s * 2))
-                missed = 0 if answered else missed + 1
+                # Garbled answers are not silence: the status says unreadable.
+                missed = 0 if answered or self.bytes_in > heard else missed + 1
                 if missed >= 3:
-                    self.publish_status("disconnected", f"{missed} inventories unanswered")
+                    self.publish_status(
+                        "disconnected", "unanswered", f"{missed} inventories unanswered"
+                    )
                     return
                 self.expire(time.monotonic())
                 await sleep_or_stop(stop, self.device.poll_interval_s)

@@ -8,12 +8,12 @@ import time
 from gudang.edge.devices.base import DeviceSession, EdgeContext
 from gudang.edge.protocols import Decoder, Event, Reply, ScaleFrame
 from gudang.edge.protocols.mt_sics import encode_command
-from gudang.edge.readings import ReadingFilter
+from gudang.edge.readings import Decision, ReadingFilter
 from gudang.edge.stabilizer import Stabilizer
 
 from gudang import logs
 from gudang.contract import Command, CommandReply, TopicKind, WeightReading, now_ms
-from gudang.contract.units import MASS_UNITS
+from gudang.contract.units import KG_PER, MASS_UNITS, to_kg
 from gudang.runtime import sleep_or_stop
 from gudang.site import Device
 
@@ -26,7 +26,12 @@ class ScaleSession(DeviceSession):
 
     def __init__(self, device: Device, ctx: EdgeContext, decoder: Decoder) -> None:
         super().__init__(device, ctx, decoder)
-        self.filter = ReadingFilter(device.division_kg, ctx.deadband_divisions, ctx.heartbeat_s)
+        self.filter = ReadingFilter(
+            device.division_kg, ctx.deadband_divisions, ctx.heartbeat_s,
+            settle_s=device.settle_s, settle_max_s=device.settle_max_s,
+            resolution_kg=ctx.resolution_kg.get(device.id),
+        )  # fmt: skip
+        self.plateau_samples: int | None = None  # behind the latest published plateau
         self.stabilizer = Stabilizer(
             device.stable_window_s, device.motion_band_divisions * device.division_kg
         )
@@ -34,7 +39,13 @@ class ScaleSession(DeviceSession):
         self.last: ScaleFrame | None = None
 
     def counters(self) -> dict[str, int]:
-        return {**super().counters(), "unusable": self.unusable}
+        return {**super().counters(), "unusable": self.unusable, "spikes": self.filter.spikes}
+
+    def noise_kg(self) -> float | None:
+        unit = self.last.unit if self.last is not None else "kg"
+        if self.filter.noise.samples < 2 or unit not in KG_PER:
+            return None
+        return float(f"{to_kg(self.filter.sigma, unit):.4g}")
 
     def stable(self, frame: ScaleFrame, now: float) -> ScaleFrame:
         """Apply the stabilizer where the indicator's flag is absent or not trusted."""
@@ -56,9 +67,12 @@ class ScaleSession(DeviceSession):
         self.last = frame
         decision = self.filter.offer(frame, now, force=force)
         if decision is not None:
-            self.publish_reading(decision.frame, decision.reason)
+            self.publish_reading(decision)
 
-    def publish_reading(self, frame: ScaleFrame, reason: str) -> None:
+    def publish_reading(self, decision: Decision) -> None:
+        frame, reason = decision.frame, decision.reason
+        if reason == "change" and decision.samples > 1:
+            self.plateau_samples = decision.samples
         msg = WeightReading(
             device_id=self.device.id,
             boot_id=self.ctx.boot_id,
@@ -69,18 +83,23 @@ class ScaleSession(DeviceSession):
             mode="net" if frame.mode == "net" else "gross",
             stable=bool(frame.stable),
             state=frame.state,
-            reason=reason,  # type: ignore[arg-type]
+            reason=reason,
+            samples=decision.samples,
+            spread=decision.spread,
+            noise=decision.noise,
         )
         row = "heartbeat" if reason == "heartbeat" else "change"
         self.emit(TopicKind.READING, row, msg.model_dump_json().encode(), seq=msg.seq)
+
+    def status_extra(self) -> dict[str, float | int | None]:
+        return {"noise_kg": self.noise_kg(), "plateau_samples": self.plateau_samples}
 
     def feed(self, data: bytes) -> list[Event]:
         self.decoder.feed(data)
         events = []
         while (event := self.decoder.next_frame()) is not None:
             events.append(event)
-        if events:
-            self.publish_status("online")
+        self.decoded(len(data), len(events), time.monotonic())
         return events
 
 
@@ -203,13 +222,14 @@ class MtSicsSession(ScaleSession):
                 if not future.done():
                     future.set_result(answer)
                 continue
+            heard = self.bytes_in
             answer = await self._ask(
                 reader, writer, "SI", max(1.0, self.device.poll_interval_s * 2)
             )
-            if answer is None:
+            if answer is None and self.bytes_in == heard:  # garbled answers: unreadable
                 missed += 1
                 if missed >= self.timeouts_to_disconnect:
-                    self.publish_status("disconnected", f"{missed} polls unanswered")
+                    self.publish_status("disconnected", "unanswered", f"{missed} polls unanswered")
                     return
             else:
                 missed = 0

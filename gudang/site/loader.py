@@ -69,9 +69,8 @@ def parse_site(text: str, source: str = "<site>") -> Site:
     cross = [ConfigProblem(_dotted(loc), msg, _line_of(doc, loc)) for loc, msg in site.problems()]
     if cross:
         raise ConfigError(source, cross)
-    warnings = [
-        ConfigProblem(_dotted(loc), msg, _line_of(doc, loc)) for loc, msg in site.counting_warnings()
-    ]
+    doubts = site.counting_warnings()
+    warnings = [ConfigProblem(_dotted(loc), msg, _line_of(doc, loc)) for loc, msg in doubts]
     object.__setattr__(site, "_warnings", warnings)
     return site
 

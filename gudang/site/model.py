@@ -97,6 +97,21 @@ class Device(_Strict):
         "spell, e.g. 259200 (3 days) for a bin picked from daily.",
     )
     motion_band_divisions: float = Field(default=2.0, ge=0, le=100)
+    settle_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        allow_inf_nan=False,
+        description="Scale: stable samples are averaged at least this long before a plateau "
+        "is published (longer on a noisy scale, until one piece of its finest SKU stands out).",
+    )
+    settle_max_s: float = Field(
+        default=8.0,
+        ge=0,
+        le=120,
+        allow_inf_nan=False,
+        description="Scale: a plateau is published after this long however noisy the scale.",
+    )
     arrive_reads: int = Field(default=2, ge=1, le=100, description="RFID: reads before arrived.")
     bay: Ident | None = Field(
         default=None, description="RFID: the rack this reader watches (movement attribution)."
@@ -114,6 +129,12 @@ class Device(_Strict):
         le=600,
         description="RFID: silence before departed; default 0.3 s (rdm6300), 3 s (uhf-m100).",
     )
+
+    @model_validator(mode="after")
+    def _settle(self) -> Device:
+        if self.settle_max_s < self.settle_s:
+            raise ValueError("settle_max_s must be at least settle_s")
+        return self
 
     @field_validator("port")
     @classmethod
@@ -294,7 +315,7 @@ class Site(_Strict):
             key = _port_key(d)
             if key in ports:
                 found.append((("devices", i, "port"), f"{d.port} is also the port of "
-                              f"{ports[key]}: two readers of one port split its stream"))  # fmt: skip
+                              f"{ports[key]}: two readers split its stream"))  # fmt: skip
             else:
                 ports[key] = d.id
         return found
@@ -334,6 +355,17 @@ class Site(_Strict):
     def warnings(self) -> list[Any]:
         """What the loader found doubtful but not wrong (ConfigProblem, with lines)."""
         return list(self._warnings)
+
+    def count_resolution_kg(self) -> dict[str, float]:
+        """Scale -> the change (kg) that must stand out from its noise to count
+        one piece of its finest SKU (a piece x its count tolerance)."""
+        out: dict[str, float] = {}
+        for b in self.bins:
+            sku = self._skus.get(b.sku)
+            if sku is not None and sku.unit == "pcs" and sku.unit_weight_kg is not None:
+                need = sku.unit_weight_kg * sku.count_tolerance
+                out[b.device] = min(need, out.get(b.device, need))
+        return out
 
     def sku(self, sku_id: str) -> Sku:
         return self._skus[sku_id]
