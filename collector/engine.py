@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from gudang.collector.calibration import Calibration
 from gudang.collector.movements import BinHistory, Movement
 from gudang.collector.points import bin_stock_line, movement_fields, movement_line, reading_line
-from gudang.collector.stock import bin_levels
+from gudang.collector.stock import bin_levels, level_error_kg
 
 from gudang.contract import TagEvent, WeightReading
 from gudang.influx import FieldValue, line, series_key
@@ -52,8 +52,7 @@ class StockEngine:
         self._labels = {t.id: t.label for t in site.tags}
         divisions = {d.id: d.division_kg for d in site.devices}
         self.history: dict[str, BinHistory] = {
-            b.id: BinHistory(calibration.skus[b.sku], noise_kg=3 * divisions[b.device])
-            for b in site.bins
+            b.id: BinHistory(calibration.skus[b.sku], divisions[b.device]) for b in site.bins
         }
         self._bins = {b.id: b for b in site.bins}
         self._bay_of_reader = {d.id: d.bay for d in site.devices if d.kind == "rfid" and d.bay}
@@ -78,19 +77,20 @@ class StockEngine:
             key = self._series[cache_key] = series_key(measurement, {"site": self.site_id, **tags})
         return key
 
-    def seed(self, bin_id: str, ts: int, net_kg: float) -> list[str]:
+    def seed(self, bin_id: str, ts: int, net_kg: float, se_kg: float | None = None) -> list[str]:
         """A bin's last level from InfluxDB; the movement lines it corrects."""
         history = self.history.get(bin_id)
         if history is None:
             return []
-        return [self._movement_line(self._bins[bin_id], m) for m in history.seed(ts, net_kg)]
+        moves = history.seed(ts, net_kg, se_kg)
+        return [self._movement_line(self._bins[bin_id], m) for m in moves]
 
-    def replay_level(self, bin_id: str, ts: int, net_kg: float) -> None:
+    def replay_level(self, bin_id: str, ts: int, net_kg: float, se_kg: float | None = None) -> None:
         """A level from the collector's own spool (its points and movements are
         there already): known again, so the next reading is measured from it."""
         history = self.history.get(bin_id)
         if history is not None:
-            history.add(ts, net_kg)
+            history.add(ts, net_kg, se_kg)
 
     def reading(self, r: WeightReading) -> list[str]:
         """Line protocol for one accepted reading: the reading, bin levels, movements."""
@@ -101,14 +101,15 @@ class StockEngine:
             self._reading_keys[(r.device_id, r.channel)] = key
         lines = [reading_line(key, r)]
         cal = self.calibration
-        for level in bin_levels(self.site, r, cal.tares, cal.skus):
+        se = level_error_kg(r)
+        for level in bin_levels(self.site, r, cal.tares, cal.skus, se):
             b = level.bin
             if level.ts >= self.last_gross.get(b.id, (0, None, 0.0))[0]:
                 self.last_gross[b.id] = (level.ts, level.gross_kg, level.net_kg)
             lines.append(bin_stock_line(self._stock_keys[b.id], level))
             history = self.history[b.id]
             before = history.too_late
-            for m in history.add(level.ts, level.net_kg):
+            for m in history.add(level.ts, level.net_kg, se):
                 lines.append(self._movement_line(b, m))
                 if m.kind != "none":
                     self.new_moves.append((b, m))

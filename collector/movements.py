@@ -7,13 +7,20 @@ it; re-computing writes the same InfluxDB point (same tags and time) and so
 replaces the earlier answer. Duplicates (same time) change nothing. This is
 what makes movements correct under duplicated and reordered delivery.
 
-Classification of a change of ``delta_kg``:
+Classification of a change of ``delta_kg`` between two levels:
 
-- smaller than the bin's noise band (``noise_kg``, 3 display divisions): no movement;
+- within the noise band: no movement. Each level knows its standard error
+  (the scale's noise / sqrt(samples averaged), from the edge); the band is
+  ``Z`` standard errors of the difference, at least one division
+  (``gudang.site.counting``). A level without it (an older edge, a level
+  seeded from storage) falls back to 3 display divisions;
 - unit ``kg`` / ``m``: a pick (negative) or put (positive) of delta in the unit;
 - unit ``pcs``: ``x = delta_kg / unit_weight``; when ``|x - k| <= tolerance`` for a
   whole ``k != 0`` it is ``k`` pieces; when ``|x| <= tolerance`` it is noise;
   otherwise an ``anomaly`` (half a bar, a wrong item, a scale fault).
+
+Only picks, puts and anomalies are written. A ``none`` is written only where
+it replaces an answer written before (a late level showed it wrong).
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gudang.site import Sku
+from gudang.site.counting import Z, delta_error
 
-__all__ = ["BinHistory", "Movement", "MovementKind", "classify"]
+__all__ = ["BinHistory", "Movement", "MovementKind", "classify", "noise_band"]
 
 MovementKind = Literal["pick", "put", "anomaly", "none"]
 
@@ -54,41 +62,62 @@ def classify(delta_kg: float, sku: Sku, noise_kg: float, ts: int) -> Movement:
     return Movement(ts, "anomaly", delta_kg, exact, exact)
 
 
-class BinHistory:
-    """The last `size` stable levels of one bin, in device-time order."""
+def noise_band(division_kg: float, se_a: float | None, se_b: float | None) -> float:
+    """The change two levels can show from noise alone (see the module text)."""
+    if se_a is None or se_b is None:
+        return 3 * division_kg
+    return max(division_kg, Z * delta_error(se_a, se_b))
 
-    def __init__(self, sku: Sku, noise_kg: float, size: int = 64) -> None:
+
+class BinHistory:
+    """The last `size` stable levels of one bin, in device-time order, each
+    with its standard error (None when unknown)."""
+
+    def __init__(self, sku: Sku, division_kg: float, size: int = 64) -> None:
         self.sku = sku
-        self.noise_kg = noise_kg
+        self.division_kg = division_kg
         self.size = size
         self._ts: list[int] = []
         self._kg: list[float] = []
+        self._se: list[float | None] = []
+        self._kind: list[MovementKind | None] = []  # of the movement into each level, as written
         self.too_late = 0  # levels older than the window: stored, not used for movements
         # The oldest level this process has known (kept when the window moves
         # on): a last stored level learned late measures the movement into it.
-        self._first: tuple[int, float] | None = None
+        self._first: tuple[int, float, float | None] | None = None
 
-    def seed(self, ts: int, net_kg: float) -> list[Movement]:
+    def _between(self, i: int, j: int) -> Movement:
+        band = noise_band(self.division_kg, self._se[i], self._se[j])
+        return classify(self._kg[j] - self._kg[i], self.sku, band, self._ts[j])
+
+    def seed(self, ts: int, net_kg: float, se_kg: float | None = None) -> list[Movement]:
         """The last level stored before this process started (from InfluxDB),
         possibly learned after newer levels arrived (InfluxDB was down at
         start): taken only where it is older than every level known, and then
         the movement to the next level is measured from it (to write)."""
         if self._first is None:
-            self._ts.append(ts)
-            self._kg.append(net_kg)
-            self._first = (ts, net_kg)
+            self._insert(0, ts, net_kg, se_kg)
+            self._first = (ts, net_kg, se_kg)
             return []
-        first_ts, first_kg = self._first
+        first_ts, first_kg, first_se = self._first
         if ts >= first_ts:
             return []  # levels this old are known already: not a last stored level
         if self._ts[0] == first_ts and len(self._ts) < self.size:
-            return self.add(ts, net_kg)  # in the window: placed like any late level
+            return self.add(ts, net_kg, se_kg)  # in the window: placed like any late level
         # The window has moved past it (a large backlog came first): only the
         # movement into the first level is missing; measure it.
-        self._first = (ts, net_kg)
-        return [classify(first_kg - net_kg, self.sku, self.noise_kg, first_ts)]
+        self._first = (ts, net_kg, se_kg)
+        band = noise_band(self.division_kg, se_kg, first_se)
+        m = classify(first_kg - net_kg, self.sku, band, first_ts)
+        return [] if m.kind == "none" else [m]
 
-    def add(self, ts: int, net_kg: float) -> list[Movement]:
+    def _insert(self, i: int, ts: int, net_kg: float, se_kg: float | None) -> None:
+        self._ts.insert(i, ts)
+        self._kg.insert(i, net_kg)
+        self._se.insert(i, se_kg)
+        self._kind.insert(i, None)
+
+    def add(self, ts: int, net_kg: float, se_kg: float | None = None) -> list[Movement]:
         """Insert a stable level; return the movements to (re)write."""
         i = bisect.bisect_left(self._ts, ts)
         if i < len(self._ts) and self._ts[i] == ts:
@@ -96,18 +125,22 @@ class BinHistory:
         if i == 0 and len(self._ts) >= self.size:
             self.too_late += 1
             return []
-        self._ts.insert(i, ts)
-        self._kg.insert(i, net_kg)
+        self._insert(i, ts, net_kg, se_kg)
         if self._first is None or ts < self._first[0]:
-            self._first = (ts, net_kg)
+            self._first = (ts, net_kg, se_kg)
         out = []
         if i > 0:
-            out.append(classify(net_kg - self._kg[i - 1], self.sku, self.noise_kg, ts))
+            m = self._between(i - 1, i)
+            self._kind[i] = m.kind
+            if m.kind != "none":
+                out.append(m)
         if i + 1 < len(self._ts):
-            later = self._ts[i + 1]
-            out.append(classify(self._kg[i + 1] - net_kg, self.sku, self.noise_kg, later))
+            m = self._between(i, i + 1)
+            before, self._kind[i + 1] = self._kind[i + 1], m.kind
+            if m.kind != "none" or before not in (None, "none"):
+                out.append(m)  # a none here replaces the answer written before
         if len(self._ts) > self.size:
-            del self._ts[0], self._kg[0]
+            del self._ts[0], self._kg[0], self._se[0], self._kind[0]
         return out
 
     @property

@@ -47,6 +47,8 @@ def bin_stock_point(site_id: str, level: BinLevel) -> Point:
     }
     if level.gross_kg is not None:
         fields["gross_kg"] = float(level.gross_kg)
+    if level.se_kg is not None:
+        fields["se_kg"] = float(level.se_kg)
     tags = {"site": site_id, "bin": level.bin.id, "rack": level.bin.rack, "sku": level.sku.id}
     return Point(BIN_STOCK, fields, level.ts, tags)
 
@@ -84,9 +86,10 @@ def reading_line(series: str, r: WeightReading) -> str:
 
 def bin_stock_line(series: str, level: BinLevel) -> str:
     gross = f",gross_kg={float(level.gross_kg)!r}" if level.gross_kg is not None else ""
+    se = f",se_kg={float(level.se_kg)!r}" if level.se_kg is not None else ""
     return (
         f"{series} net_kg={float(level.net_kg)!r},qty={float(level.quantity)!r},"
-        f'unit="{level.sku.unit}"{gross} {level.ts}'
+        f'unit="{level.sku.unit}"{gross}{se} {level.ts}'
     )
 
 

@@ -12,18 +12,21 @@ from collections.abc import Iterable
 
 from gudang.influx.schema import BIN_STOCK
 
-__all__ = ["spooled_levels"]
+__all__ = ["Level", "spooled_levels"]
 
 _PREFIX = f"{BIN_STOCK},".encode()
 
 
-def spooled_levels(bodies: Iterable[bytes], site_id: str) -> dict[str, list[tuple[int, float]]]:
-    """bin -> its (time ms, net kg) levels in the spool, oldest first.
+Level = tuple[int, float, float | None]  # time ms, net kg, its standard error
+
+
+def spooled_levels(bodies: Iterable[bytes], site_id: str) -> dict[str, list[Level]]:
+    """bin -> its (time ms, net kg, standard error) levels in the spool, oldest first.
 
     The lines are the collector's own (identifiers need no escaping, see
     points.py); anything else is skipped, never guessed at.
     """
-    found: dict[str, dict[int, float]] = {}
+    found: dict[str, dict[int, tuple[float, float | None]]] = {}
     for body in bodies:
         for raw in body.splitlines():
             if not raw.startswith(_PREFIX):
@@ -34,7 +37,10 @@ def spooled_levels(bodies: Iterable[bytes], site_id: str) -> dict[str, list[tupl
                 values = dict(part.split("=", 1) for part in fields.split(","))
                 if tags.get("site") != site_id or "bin" not in tags:
                     continue
-                found.setdefault(tags["bin"], {})[int(ts)] = float(values["net_kg"])
+                se = float(values["se_kg"]) if "se_kg" in values else None
+                found.setdefault(tags["bin"], {})[int(ts)] = (float(values["net_kg"]), se)
             except (ValueError, KeyError):
                 continue
-    return {b: sorted(levels.items()) for b, levels in found.items()}
+    return {
+        b: [(ts, kg, se) for ts, (kg, se) in sorted(levels.items())] for b, levels in found.items()
+    }

@@ -382,8 +382,8 @@ class Collector:
         reading after a restart is measured from the newest of them."""
         levels = spooled_levels(self.spool.bodies(), self.site_id)
         for bin_id, known in levels.items():
-            for ts, net_kg in known[-64:]:
-                self.engine.replay_level(bin_id, ts, net_kg)
+            for ts, net_kg, se_kg in known[-64:]:
+                self.engine.replay_level(bin_id, ts, net_kg, se_kg)
         if levels:
             log.info("seeded_from_spool", bins=len(levels),
                      levels=sum(len(v) for v in levels.values()))  # fmt: skip
@@ -420,21 +420,28 @@ class Collector:
         ahead than the intake admits (written before it refused them) are not
         a level to start from."""
         ahead_ms = self.intake.max_clock_ahead_ms
-        q = (
-            f'SELECT last("net_kg") AS "net_kg" FROM {quote_ident(BIN_STOCK)} '
+        last = (
+            'SELECT last("{field}") AS "{field}" FROM ' + quote_ident(BIN_STOCK) + " "
             f'WHERE "site" = $site AND time <= now() + {ahead_ms}ms GROUP BY "bin"'
         )
         try:
-            series = await db.query(q, {"site": self.site_id})
+            levels = await db.query(last.format(field="net_kg"), {"site": self.site_id})
+            # The level's standard error, where the newest level has one.
+            errors = await db.query(last.format(field="se_kg"), {"site": self.site_id})
         except StorageError as exc:
             if "database not found" in str(exc):
                 return []
             raise
+        se: dict[tuple[str, int], float] = {
+            (s.tags.get("bin", ""), int(row["time"])): float(row["se_kg"])
+            for s in errors
+            for row in s.rows()
+        }
         lines: list[str] = []
-        for s in series:
+        for s in levels:
             for row in s.rows():
-                lines += self.engine.seed(s.tags.get("bin", ""), int(row["time"]),
-                                         float(row["net_kg"]))  # fmt: skip
+                key = (s.tags.get("bin", ""), int(row["time"]))
+                lines += self.engine.seed(*key, float(row["net_kg"]), se.get(key))
         return lines
 
     # -- the loops --------------------------------------------------------------

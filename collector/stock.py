@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -9,8 +10,7 @@ from gudang.contract import WeightReading
 from gudang.contract.units import KG_PER, to_kg
 from gudang.site import Bin, Site, Sku
 
-__all__ = ["KG_PER", "BinLevel", "bin_levels", "to_kg"]
-
+__all__ = ["KG_PER", "BinLevel", "bin_levels", "level_error_kg", "to_kg"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,15 @@ class BinLevel:
     net_kg: float
     quantity: float  # in sku.unit
     ts: int
+    se_kg: float | None = None  # standard error of net_kg (a plateau mean), when known
+
+
+def level_error_kg(reading: WeightReading) -> float | None:
+    """Standard error of a reading's weight as a level: the scale's noise over
+    the root of the samples averaged; None when the edge did not say."""
+    if reading.noise is None:
+        return None
+    return to_kg(reading.noise, reading.unit) / math.sqrt(reading.samples)
 
 
 def bin_levels(
@@ -28,6 +37,7 @@ def bin_levels(
     reading: WeightReading,
     tares: Mapping[str, float] | None = None,
     skus: Mapping[str, Sku] | None = None,
+    se_kg: float | None = None,
 ) -> list[BinLevel]:
     """The stock a reading shows, for every bin on that device channel.
 
@@ -46,5 +56,5 @@ def bin_levels(
         tare = tares[b.id] if tares is not None else b.tare_kg
         gross = kg if reading.mode == "gross" else None
         net = kg - tare if reading.mode == "gross" else kg
-        levels.append(BinLevel(b, sku, gross, net, sku.quantity(net), reading.ts))
+        levels.append(BinLevel(b, sku, gross, net, sku.quantity(net), reading.ts, se_kg))
     return levels

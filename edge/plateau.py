@@ -1,7 +1,8 @@
 """Settled plateaus of a scale's stable samples, and the scale's noise. Pure.
 
 A plateau is a run of stable samples that agree: each lies within the band
-(``K`` x the scale's noise, at least the deadband) of the plateau's mean. Its
+(``K`` x the scale's noise, at least the deadband plus a division) of the
+plateau's mean. Its
 value is the mean of its newest ``window`` samples, so it follows the slow
 drift of a load cell. Samples outside the band that keep agreeing with each
 other for as long as a plateau takes to settle are a new plateau (a step the

@@ -135,9 +135,9 @@ class ReadingFilter:
 
     # -- decisions --------------------------------------------------------------
 
-    def _level(self, p: Plateau, frame: ScaleFrame, reason: Literal["change", "heartbeat"]) -> (
-        Decision
-    ):
+    def _level(
+        self, p: Plateau, frame: ScaleFrame, reason: Literal["change", "heartbeat"]
+    ) -> Decision:
         mean = round(p.mean, self._decimals)
         level = ScaleFrame(mean, frame.unit, frame.mode, True, "ok", frame.tare)
         return Decision(level, reason, p.n, float(f"{p.spread:.4g}"), float(f"{self.sigma:.4g}"))

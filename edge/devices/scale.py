@@ -21,6 +21,7 @@ __all__ = ["MASS_UNITS", "MtSicsSession", "ScaleSession", "StreamScaleSession"]
 
 log = logs.get("edge.scale")
 
+
 class ScaleSession(DeviceSession):
     """Turns samples into readings; subclasses decide how samples are obtained."""
 

@@ -65,11 +65,17 @@ def test_reading_line(series: str, r: WeightReading) -> None:
     assert reading_line(series, r) == line(series, reading_point("s1", r).fields, r.ts)
 
 
-@given(SERIES, st.sampled_from(SITE.skus), st.none() | REAL, REAL, REAL, TS)
+@given(SERIES, st.sampled_from(SITE.skus), st.none() | REAL, REAL, REAL, TS, st.none() | REAL)
 def test_bin_stock_line(
-    series: str, sku: object, gross: float | None, net: float, qty: float, ts: int
+    series: str,
+    sku: object,
+    gross: float | None,
+    net: float,
+    qty: float,
+    ts: int,
+    se: float | None,
 ) -> None:
-    level = BinLevel(SITE.bins[0], sku, gross, net, qty, ts)  # type: ignore[arg-type]
+    level = BinLevel(SITE.bins[0], sku, gross, net, qty, ts, se)  # type: ignore[arg-type]
     assert bin_stock_line(series, level) == line(series, bin_stock_point("s1", level).fields, ts)
 
 

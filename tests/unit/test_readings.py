@@ -295,5 +295,5 @@ def test_a_step_of_k_noise_widths_publishes_exactly_one_change(
         if d is not None:
             changes.append(d)
     assert len(changes) == 1
-    se = f.sigma / changes[0].samples**0.5
+    se = f.sigma / changes[0].samples ** 0.5
     assert changes[0].frame.weight == pytest.approx(1000.0 + step, abs=5 * se + 0.1)

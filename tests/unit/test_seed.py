@@ -22,10 +22,10 @@ bins: [{id: C1, rack: C, device: scale-1, sku: RB, tare_kg: 60}]
 T0 = 1_764_000_000_000
 
 
-def _lines(site_id: str, ts: int, kg: float) -> list[str]:
+def _lines(site_id: str, ts: int, kg: float, noise: float | None = None) -> list[str]:
     r = WeightReading(device_id="scale-1", boot_id="b", seq=ts, ts=T0 + ts, weight=kg, unit="kg",
-                      stable=True, reason="change")  # fmt: skip
-    (level,) = bin_levels(SITE, r)
+                      stable=True, reason="change", samples=16, noise=noise)  # fmt: skip
+    (level,) = bin_levels(SITE, r, se_kg=None if noise is None else noise / 4)
     stock = series_key("bin_stock", {"site": site_id, "bin": "C1", "rack": "C", "sku": "RB"})
     reading = series_key("reading", {"site": site_id, "device": "scale-1", "channel": "0"})
     return [reading_line(reading, r), bin_stock_line(stock, level)]
@@ -34,11 +34,11 @@ def _lines(site_id: str, ts: int, kg: float) -> list[str]:
 def test_levels_come_back_in_time_order_per_bin() -> None:
     bodies = [
         "\n".join(_lines("s1", 3000, 134.0) + _lines("s1", 1000, 208.0)).encode(),
-        "\n".join(_lines("s1", 2000, 171.0) + _lines("other", 2500, 1.0)).encode(),
+        "\n".join(_lines("s1", 2000, 171.0, 0.8) + _lines("other", 2500, 1.0)).encode(),
         b"bin_stock,bin=C1,site=s1 garbage\nnot line protocol at all\n",
     ]
     levels = spooled_levels(bodies, "s1")
     assert list(levels) == ["C1"]
-    assert [(ts - T0, round(kg, 6)) for ts, kg in levels["C1"]] == [
-        (1000, 148.0), (2000, 111.0), (3000, 74.0)
+    assert [(ts - T0, round(kg, 6), se) for ts, kg, se in levels["C1"]] == [
+        (1000, 148.0, None), (2000, 111.0, 0.2), (3000, 74.0, None)
     ]  # fmt: skip
