@@ -23,6 +23,7 @@ from pathlib import Path
 from gudang.collector.alerts.monitor import AlertMonitor
 from gudang.collector.alerts.notify import Notifier
 from gudang.collector.calibration import Calibration, CalibrationError
+from gudang.collector.counting import CountingWatch
 from gudang.collector.dedupe import SeqWindow
 from gudang.collector.engine import StockEngine
 from gudang.collector.intake import Control, Intake, Refused, refuse
@@ -111,6 +112,9 @@ class Collector:
         self._to_confirm: set[tuple[str, str]] = set()  # (device, boot) with news for its edge
         self.confirm_every_s = confirm_every_s  # 0: edges get no confirmations
         self.intake = Intake(site, int(site.ingest.max_clock_ahead_s * 1000))
+        self.counting = CountingWatch(site)
+        for warning in self.counting.at_start():
+            log.warning("counting_unreliable", warning=warning)
         self.received = 0
         self.dead_letters = 0
         self.dead_letter_codes: dict[str, int] = {}
@@ -217,6 +221,9 @@ class Collector:
             self._alerted(self.alerts.acknowledge(kind, c.levels["subject"], m))  # type: ignore[arg-type]
         elif isinstance(m, DeviceStatus):
             self._alerted(self.alerts.status(m))
+            for warning in self.counting.status(m):
+                log.warning("counting_unreliable", device=m.id, noise_kg=m.noise_kg,
+                            plateau_samples=m.plateau_samples, warning=warning)  # fmt: skip
         # None: an empty retained status only clears the retained message
 
     def _data(self, m: WeightReading | TagEvent, now: int) -> list[str]:

@@ -4,6 +4,8 @@ movement anomalies. Feeds ``AlertBook`` and keeps its state on disk."""
 from __future__ import annotations
 
 import time
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gudang.collector.alerts import texts
@@ -21,6 +23,17 @@ __all__ = ["AlertMonitor"]
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+NOISY_COUNT = 3
+NOISY_WINDOW_MS = 600_000
+
+
+@dataclass
+class _Off:
+    residual: float = 0.0  # sum of (pieces - nearest whole) over the bin's anomalies
+    anomalies: int = 0  # since the bin was last fine
+    recent: deque[int] = field(default_factory=lambda: deque(maxlen=NOISY_COUNT))
 
 
 class AlertMonitor:
@@ -46,7 +59,9 @@ class AlertMonitor:
         self._silent_bins: dict[str, set[str]] = {}  # SKU -> its bins not yet heard
         self._offline: dict[str, str] = {}  # device -> why, while its status says so
         self._own_state: dict[str, str] = {}  # device -> its own last status
+        self._own_reason: dict[str, str | None] = {}
         self._edge_down: dict[str, str] = {}  # edge -> its state, while not online
+        self._off: dict[str, _Off] = {}  # bin -> its anomalies, while its count is not whole
         self._devices_of_edge: dict[str, list[str]] = {}
         for d in site.devices:
             self._devices_of_edge.setdefault(d.edge, []).append(d.id)
@@ -84,10 +99,16 @@ class AlertMonitor:
             fault = "good"
         if fault is not None:
             text = texts.scale_fault(r.device_id, r.state, stuck_s)
+            # A large pick swings the display out of range while it is in
+            # motion: a fault seen only on unstable readings must last.
+            dwell = None if fault == "bad" and not r.stable and stuck_s is None else 0
             self._record(
-                self.book.observe("scale_fault", r.device_id, fault, r.ts, text, dwell_ms=0), out
+                self.book.observe("scale_fault", r.device_id, fault, r.ts, text, dwell_ms=dwell),
+                out,
             )
         for b in self.site.bins_of(r.device_id):
+            if b.id in self._off:
+                out += self._judge_bin(b, r.ts)  # time passing for a pending anomaly alert
             last = self.engine.history[b.id].last
             # Only a reading that is the bin's newest level changes its stock:
             # a late one is history (and evaluating it would go back in time).
@@ -113,6 +134,8 @@ class AlertMonitor:
         self._silent_bins.pop(sku_id, None)
         for b in self._bins_of_sku.get(sku_id, []):
             self._bin_qty.pop(b.id, None)
+            if b.id in self._off:
+                self._off[b.id] = _Off()  # pieces of the old weight say nothing now
 
     def _stock(self, b: Bin, net_kg: float, ts: int) -> list[Alert]:
         """Keep each SKU's total up to date in O(1) per reading (a SKU may span
@@ -157,25 +180,39 @@ class AlertMonitor:
         return out
 
     def movements(self, moves: list[tuple[Bin, Movement]]) -> list[Alert]:
+        """Anomalies, grouped per bin. A bin is off while the pieces its
+        anomalies add up to are not a whole number (half a bar taken; put
+        back, it is whole again), or while it keeps having anomalies (at least
+        ``NOISY_COUNT`` within ``NOISY_WINDOW_MS``: a noisy scale, even when
+        the fractions happen to cancel). One alert per bin: raised once the
+        bin has been off for the dwell, cleared once it has been fine for the
+        dwell, however many anomalies happen meanwhile (the text counts them)."""
         out: list[Alert] = []
         for b, m in moves:
-            sku = self.site.sku(b.sku)
-            if m.kind == "anomaly":
-                text = texts.anomaly(b.id, sku, m.delta_qty)
-                self._record(
-                    self.book.observe(
-                        "movement_anomaly", b.id, "bad", m.ts, text, m.delta_qty, dwell_ms=0
-                    ),
-                    out,
-                )
-            elif m.kind in ("pick", "put"):
-                text = texts.anomaly(b.id, sku, m.delta_qty)
-                self._record(
-                    self.book.observe(
-                        "movement_anomaly", b.id, "good", m.ts, text, m.delta_qty, dwell_ms=0
-                    ),
-                    out,
-                )
+            if m.kind == "anomaly" and m.pieces_exact is not None:
+                off = self._off.setdefault(b.id, _Off())
+                off.residual += m.pieces_exact - round(m.pieces_exact)
+                off.anomalies += 1
+                off.recent.append(m.ts)
+            elif b.id not in self._off:
+                continue
+            out += self._judge_bin(b, m.ts)
+        return out
+
+    def _judge_bin(self, b: Bin, ts: int) -> list[Alert]:
+        out: list[Alert] = []
+        off = self._off[b.id]
+        sku = self.engine.calibration.skus[b.sku]
+        frac = off.residual - round(off.residual)
+        window = max(NOISY_WINDOW_MS, self.book.dwell_ms)
+        noisy = sum(1 for t in off.recent if ts - t < window) >= NOISY_COUNT
+        cond: Condition = "bad" if abs(frac) > sku.count_tolerance or noisy else "good"
+        text = texts.anomaly(b.id, sku, frac, off.anomalies)
+        self._record(self.book.observe("movement_anomaly", b.id, cond, ts, text, round(frac, 3)),
+                     out)  # fmt: skip
+        quiet = not off.recent or ts - off.recent[-1] >= window
+        if cond == "good" and quiet and self.book.idle("movement_anomaly", b.id):
+            del self._off[b.id]  # whole, quiet, and no alert up: start afresh
         return out
 
     def status(self, s: DeviceStatus) -> list[Alert]:
@@ -185,6 +222,7 @@ class AlertMonitor:
         unplugged however often its edge announces itself)."""
         if s.subject == "device":
             self._own_state[s.id] = s.state
+            self._own_reason[s.id] = s.reason
             devices = [s.id]
         else:
             if s.state == "online":
@@ -216,7 +254,10 @@ class AlertMonitor:
         if edge is not None and edge in self._edge_down:
             return f"edge {edge} {self._edge_down[edge]}"
         own = self._own_state.get(device)
-        return own if own in ("disconnected", "offline") else None
+        if own is None or own == "online":
+            return None
+        why = self._own_reason.get(device)
+        return f"{own}: {why}" if why else own
 
     def clock_ahead(self, device: str, ahead_ms: int, now: int) -> list[Alert]:
         """A message from `device` was refused: its clock is ahead by `ahead_ms`."""

@@ -85,11 +85,15 @@ def scale_fault(device_id: str, state: str, stuck_s: float | None = None) -> Loc
 
 
 @_lazy
-def anomaly(bin_id: str, sku: Sku, pieces: float) -> LocalizedText:
+def anomaly(bin_id: str, sku: Sku, off_by: float, count: int) -> LocalizedText:
+    """The bin's count is `off_by` pieces from a whole number after `count`
+    movements that were not whole pieces (one alert for all of them)."""
     return LocalizedText(
-        id=f"Perubahan tidak wajar di rak {bin_id} ({sku.name}): "
-        f"{pieces:+.2f} {_UNIT_ID[sku.unit]}",
-        en=f"Unusual change at bin {bin_id} ({sku.name}): {pieces:+.2f} {sku.unit}",
+        id=f"Perubahan tidak wajar di rak {bin_id} ({sku.name}): {count} perubahan bukan "
+        f"jumlah utuh, stok selisih {off_by:+.2f} {_UNIT_ID[sku.unit]}. "
+        "Periksa timbangan (getaran/noise) dan berat satuan",
+        en=f"Unusual changes at bin {bin_id} ({sku.name}): {count} not whole pieces, the "
+        f"count is off by {off_by:+.2f} {sku.unit}. Check the scale (noise) and the unit weight",
     )
 
 

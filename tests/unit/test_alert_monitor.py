@@ -47,7 +47,9 @@ class Feed:
             "unit": "kg", "stable": True, "reason": "heartbeat", **kw,
         })  # fmt: skip
         self.engine.reading(r)
-        return self.monitor.reading(r)
+        out = self.monitor.reading(r)
+        moves, self.engine.new_moves = self.engine.new_moves, []  # as the service does
+        return out + self.monitor.movements(moves)
 
     def close(self) -> None:
         self.monitor.close()
@@ -148,3 +150,104 @@ def test_an_edge_online_never_clears_a_device_its_own_status_calls_disconnected(
         "scale-1": "cleared", "scale-3": "cleared"
     }  # fmt: skip
     assert _offline(m.status(_status("device", "scale-2", "online"))) == {"scale-2": "cleared"}
+
+
+DWELL_SITE = parse_site("""\
+site: {id: s1, name: Test}
+devices:
+  - {id: scale-1, protocol: ad-continuous, port: /dev/ttyUSB0}
+skus:
+  - {id: RB, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 5, reorder_point: 10, reorder_quantity: 50}
+bins:
+  - {id: C1, rack: C, device: scale-1, sku: RB, tare_kg: 60}
+alerts: {dwell_s: 60}
+""")  # fmt: skip
+SEC = 1000
+BAR = 7.4
+
+
+@pytest.fixture
+def slow(tmp_path: Path) -> Iterator[Feed]:
+    f = Feed(DWELL_SITE, tmp_path / "state.db")
+    yield f
+    f.close()
+
+
+def anomalies(alerts: list[Alert]) -> list[str]:
+    return [a.state for a in alerts if a.kind == "movement_anomaly"]
+
+
+def test_a_fault_seen_only_in_motion_must_last_before_it_is_raised(slow: Feed) -> None:
+    """A large pick swings the display below zero while it moves: no alert;
+    an underload that persists (its heartbeats) is raised after the dwell."""
+    slow.reading("scale-1", 60 + 30 * BAR, T0)
+    assert slow.reading("scale-1", 0, T0 + 1 * SEC, state="underload", stable=False) == []
+    assert slow.reading("scale-1", 60 + 20 * BAR, T0 + 2 * SEC) == []  # settled: nothing
+    assert slow.reading("scale-1", 0, T0 + 90 * SEC, state="underload", stable=False) == []
+    raised = slow.reading("scale-1", 0, T0 + 150 * SEC, state="underload", stable=False)
+    assert kinds(raised) == [("scale_fault", "scale-1", "raised")]
+    assert kinds(slow.reading("scale-1", 60 + 20 * BAR, T0 + 151 * SEC)) == [
+        ("scale_fault", "scale-1", "cleared")
+    ]
+
+
+def test_a_stable_fault_is_raised_at_once(slow: Feed) -> None:
+    raised = slow.reading("scale-1", 0, T0, state="overload", stable=True)
+    assert kinds(raised) == [("scale_fault", "scale-1", "raised")]
+
+
+def test_an_anomaly_put_right_within_the_dwell_raises_nothing(slow: Feed) -> None:
+    """Half a bar off, then back: whole again before the dwell is over."""
+    w = 60 + 30 * BAR
+    slow.reading("scale-1", w, T0)
+    assert anomalies(slow.reading("scale-1", w - 0.5 * BAR, T0 + 10 * SEC)) == []
+    assert anomalies(slow.reading("scale-1", w, T0 + 20 * SEC)) == []
+    for t in range(50, 400, 30):  # heartbeats
+        assert anomalies(slow.reading("scale-1", w, T0 + t * SEC)) == []
+    assert slow.monitor.book.idle("movement_anomaly", "C1")
+
+
+def test_a_noisy_bin_raises_one_alert_that_counts_its_anomalies(slow: Feed) -> None:
+    """Anomalies every 20 s for ten minutes, their fractions sometimes
+    cancelling: one raise; then one clear once the bin has been whole and
+    quiet for the window and the dwell."""
+    w = 60 + 30 * BAR
+    slow.reading("scale-1", w, T0)
+    states: list[str] = []
+    t = 0
+    for x in [-1.5, -2.6, 1.6, -0.5, 2.45, -1.6, 0.55] * 4:
+        t += 20
+        w += x * BAR
+        states += anomalies(slow.reading("scale-1", w, T0 + t * SEC))
+    assert states == ["raised"]
+    alert = slow.monitor.book.active[("movement_anomaly", "C1")]
+    assert "not whole pieces" in alert.text.en and "Periksa timbangan" in alert.text.id
+    off = slow.monitor._off["C1"]
+    w += (round(off.residual) - off.residual) * BAR  # a recount puts the fraction right
+    t += 20
+    states += anomalies(slow.reading("scale-1", w, T0 + t * SEC))
+    for _ in range(30):  # heartbeats while it stays whole: fifteen minutes
+        t += 30
+        states += anomalies(slow.reading("scale-1", w, T0 + t * SEC))
+    assert states == ["raised", "cleared"]
+    assert "C1" not in slow.monitor._off
+
+
+def test_half_a_bar_taken_stays_raised_until_the_count_is_whole(slow: Feed) -> None:
+    w = 60 + 30 * BAR
+    slow.reading("scale-1", w, T0)
+    states = anomalies(slow.reading("scale-1", w - 2.5 * BAR, T0 + 10 * SEC))
+    for t in range(40, 2000, 30):
+        states += anomalies(slow.reading("scale-1", w - 2.5 * BAR, T0 + t * SEC))
+    assert states == ["raised"]
+
+
+def test_an_unreadable_device_goes_offline_after_the_dwell_with_its_reason(slow: Feed) -> None:
+    m = slow.monitor
+    status = DeviceStatus.model_validate({
+        "subject": "device", "id": "scale-1", "state": "unreadable", "reason": "no_valid_frames",
+    })  # fmt: skip
+    m.book.dwell_ms = 0
+    raised = m.status(status)
+    assert kinds(raised) == [("device_offline", "scale-1", "raised")]
+    assert "unreadable: no_valid_frames" in raised[0].text.en
