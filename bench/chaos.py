@@ -30,7 +30,7 @@ def main() -> None:
     for b in r.expected:
         if r.found.get(b) != r.expected[b]:
             print(f"  {b}: expected {r.expected[b]}\n  {b}: found    {r.found.get(b)}")
-    print(f"final stock: {'right' if r.stored == r.final else f'WRONG {r.stored} vs {r.final}'}")
+    print(f"final stock: {'right' if r.stock_ok else f'WRONG {r.stored} vs {r.final}'}")
     print(f"seq gaps: {r.seq_gaps or 'none'}")
     sys.exit(0 if r.ok else 1)
 

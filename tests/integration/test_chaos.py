@@ -17,4 +17,4 @@ def test_nothing_lost_nothing_doubled_through_random_kills(tmp_path: Path) -> No
     )
     assert result.seq_gaps == []
     assert result.found == result.expected
-    assert result.stored == result.final
+    assert result.stock_ok, (result.stored, result.final)  # within STOCK_PRECISION
