@@ -39,6 +39,7 @@ class EdgeContext:
     deadband_divisions: float = 1.0
     # device -> the change (kg) its finest SKU needs told apart: a piece x count tolerance
     resolution_kg: Mapping[str, float] = field(default_factory=dict)
+    clock: Callable[[], int] = now_ms  # epoch ms for message times (a replay can set its own)
 
 
 _CHECKSUM_REASONS = frozenset({"checksum", "tag crc"})
@@ -102,9 +103,8 @@ class DeviceSession(ABC):
     def reply(
         self, cmd: Command, *, ok: bool, result: str | None = None, error: str | None = None
     ) -> CommandReply:
-        return CommandReply(
-            id=cmd.id, device_id=self.device.id, ok=ok, result=result, error=error, ts=now_ms()
-        )
+        return CommandReply(id=cmd.id, device_id=self.device.id, ok=ok, result=result,
+                            error=error, ts=self.ctx.clock())  # fmt: skip
 
     def topic(self, kind: TopicKind) -> str:
         return topic(kind, self.ctx.site_id, device_id=self.device.id)
@@ -148,7 +148,7 @@ class DeviceSession(ABC):
             reason=self.reason,
             detail=self.detail,
             boot_id=self.ctx.boot_id,
-            ts=now_ms(),
+            ts=self.ctx.clock(),
             protocol=self.device.protocol,
             firmware=self.ctx.firmware,
             counters=self.counters(),

@@ -10,7 +10,7 @@ from gudang.edge.presence import Presence, PresenceEvent
 from gudang.edge.protocols import Decoder, TagRead
 from gudang.edge.protocols.uhf_m100 import single_poll
 
-from gudang.contract import TagEvent, TopicKind, now_ms
+from gudang.contract import TagEvent, TopicKind
 from gudang.runtime import sleep_or_stop
 from gudang.site import Device
 
@@ -37,7 +37,7 @@ class RfidSession(DeviceSession):
             device_id=self.device.id,
             boot_id=self.ctx.boot_id,
             seq=self.next_seq(),
-            ts=now_ms(),
+            ts=self.ctx.clock(),
             antenna=ev.antenna,
             tag=ev.tag,
             event=ev.event,

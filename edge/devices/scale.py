@@ -12,7 +12,7 @@ from gudang.edge.readings import Decision, ReadingFilter
 from gudang.edge.stabilizer import Stabilizer
 
 from gudang import logs
-from gudang.contract import Command, CommandReply, TopicKind, WeightReading, now_ms
+from gudang.contract import Command, CommandReply, TopicKind, WeightReading
 from gudang.contract.units import KG_PER, MASS_UNITS, to_kg
 from gudang.runtime import sleep_or_stop
 from gudang.site import Device
@@ -78,7 +78,7 @@ class ScaleSession(DeviceSession):
             device_id=self.device.id,
             boot_id=self.ctx.boot_id,
             seq=self.next_seq(),
-            ts=now_ms(),
+            ts=self.ctx.clock(),
             weight=frame.weight if frame.state == "ok" else None,
             unit=frame.unit if frame.unit in MASS_UNITS else "kg",  # type: ignore[arg-type]
             mode="net" if frame.mode == "net" else "gross",
