@@ -21,9 +21,11 @@ class CountingWatch:
 
     def status(self, s: DeviceStatus) -> list[str]:
         """New warnings (or none) for a scale whose measured noise is reported."""
-        if s.subject != "device" or s.noise_kg is None or not s.plateau_samples:
+        if s.subject != "device" or s.noise_kg is None or not s.max_plateau_samples:
             return []
-        self._noise[s.id] = (s.noise_kg, s.plateau_samples)
+        # Judged on the longest average the edge makes: it averages that long
+        # whenever a shorter one cannot tell a piece from noise.
+        self._noise[s.id] = (s.noise_kg, s.max_plateau_samples)
         found = frozenset(
             msg
             for loc, msg in self.site.counting_warnings({s.id: self._noise[s.id]})

@@ -36,6 +36,8 @@ from gudang.site.counting import Z
 __all__ = ["Decision", "ReadingFilter"]
 
 _MIN_SAMPLES = 3
+_MARGIN = 0.8
+_NOISE_KNOWN = 30  # stable samples before the noise estimate is trusted
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ class ReadingFilter:
         self._sent_at: float | None = None
         self._force = False
         self.spikes = 0  # samples outside the band that did not last
+        self._first_at: float | None = None  # of the samples counted for the rate
+        self._last_at = 0.0
+        self._count = 0
 
     # -- state ----------------------------------------------------------------
 
@@ -107,6 +112,15 @@ class ReadingFilter:
         self.noise.gap()
 
     @property
+    def max_samples(self) -> int | None:
+        """The most samples a plateau averages before it is published: the
+        indicator's sample rate x ``settle_max_s`` (None until the rate is known)."""
+        if self._first_at is None or self._last_at - self._first_at < 1.0:
+            return None
+        rate = (self._count - 1) / (self._last_at - self._first_at)
+        return max(1, round(rate * self.settle_max_s) + 1)
+
+    @property
     def sigma(self) -> float:
         """The learned sample noise, in the display unit."""
         return self.noise.sigma
@@ -124,7 +138,12 @@ class ReadingFilter:
         if lasted >= self.settle_max_s - 1e-6:
             return True
         need = self.resolution
-        return need is None or Z * self.sigma * math.sqrt(2.0 / p.n) <= need
+        if need is None:
+            return True
+        if self.noise.samples < _NOISE_KNOWN:
+            return False  # too few samples yet to say how noisy the scale is
+        # A margin below the need: the noise estimate itself wanders a little.
+        return Z * self.sigma * math.sqrt(2.0 / p.n) <= _MARGIN * need
 
     def _moved(self, p: Plateau) -> bool:
         if self._ref is None or self._state != "ok":
@@ -156,6 +175,10 @@ class ReadingFilter:
             return None  # a tare display is not a load on the rack
         if self._sent_at is None:
             self._sent_at = now  # the first heartbeat is due a period after start
+        if self._first_at is None:
+            self._first_at = now
+        self._count += 1
+        self._last_at = now
         self._force = self._force or force
         if frame.state != "ok" or frame.weight is None:
             self._end()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 
 from gudang.edge.devices.base import DeviceSession, EdgeContext
 from gudang.edge.protocols import Decoder, Event, Reply, ScaleFrame
@@ -32,7 +33,7 @@ class ScaleSession(DeviceSession):
             settle_s=device.settle_s, settle_max_s=device.settle_max_s,
             resolution_kg=ctx.resolution_kg.get(device.id),
         )  # fmt: skip
-        self.plateau_samples: int | None = None  # behind the latest published plateau
+        self._plateaus: deque[int] = deque(maxlen=16)  # samples behind the latest changes
         self.stabilizer = Stabilizer(
             device.stable_window_s, device.motion_band_divisions * device.division_kg
         )
@@ -73,7 +74,7 @@ class ScaleSession(DeviceSession):
     def publish_reading(self, decision: Decision) -> None:
         frame, reason = decision.frame, decision.reason
         if reason == "change" and decision.samples > 1:
-            self.plateau_samples = decision.samples
+            self._plateaus.append(decision.samples)
         msg = WeightReading(
             device_id=self.device.id,
             boot_id=self.ctx.boot_id,
@@ -93,7 +94,11 @@ class ScaleSession(DeviceSession):
         self.emit(TopicKind.READING, row, msg.model_dump_json().encode(), seq=msg.seq)
 
     def status_extra(self) -> dict[str, float | int | None]:
-        return {"noise_kg": self.noise_kg(), "plateau_samples": self.plateau_samples}
+        return {
+            "noise_kg": self.noise_kg(),
+            "plateau_samples": max(self._plateaus) if self._plateaus else None,
+            "max_plateau_samples": self.filter.max_samples,
+        }
 
     def feed(self, data: bytes) -> list[Event]:
         self.decoder.feed(data)

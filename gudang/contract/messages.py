@@ -164,7 +164,13 @@ class DeviceStatus(_Message):
     )
     plateau_samples: Count | None = Field(
         default=None,
-        description="A scale: stable samples behind its latest published plateau.",
+        description="A scale: the most stable samples behind one of its recent plateaus "
+        "(the edge averages longer on a noisy scale).",
+    )
+    max_plateau_samples: Count | None = Field(
+        default=None,
+        description="A scale: the most samples the edge averages into one plateau "
+        "(its sample rate x settle_max_s): what its counting precision is judged on.",
     )
     edge: Ident | None = Field(
         default=None,
