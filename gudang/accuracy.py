@@ -36,6 +36,7 @@ from gudang.collector.counting import CountingWatch
 from gudang.collector.engine import StockEngine
 from gudang.collector.intake import Accepted, Control, Intake
 from gudang.collector.movements import Movement
+from gudang.contract import Alert, DeviceStatus, WeightReading
 from gudang.edge.devices import EdgeContext
 from gudang.edge.devices.scale import StreamScaleSession
 from gudang.edge.outgoing import Outgoing
@@ -44,8 +45,6 @@ from gudang.edge.registry import decoder_for
 from gudang.sim.ad_continuous import encode_display
 from gudang.sim.scale_model import LoadModel
 from gudang.sim.toledo import encode_frame, with_even_parity
-
-from gudang.contract import Alert, DeviceStatus, WeightReading
 from gudang.site import Site
 from gudang.site.counting import smallest_unit
 
