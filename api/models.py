@@ -176,8 +176,16 @@ class DeviceOut(BaseModel):
     kind: Literal["scale", "rfid"]
     protocol: str
     edge: str
-    state: Literal["online", "offline", "disconnected", "unknown"] = Field(
-        description="From the device's retained status (and its edge's last will)."
+    state: Literal["online", "offline", "disconnected", "connecting", "unreadable", "unknown"] = (
+        Field(description="From the device's retained status (and its edge's last will).")
+    )
+    reason: str | None = Field(
+        default=None,
+        description="Why it is not online (`no_valid_frames`, `silent`, ...; docs/edge.md).",
+    )
+    detail: str | None = Field(default=None, description="The reason in words, with figures.")
+    noise_kg: float | None = Field(
+        default=None, description="Scales: the sample noise the edge has measured, kg."
     )
     since: int | None = Field(description="When the state began, epoch ms.")
     last_reading_at: int | None = Field(description="Scales: newest stable level, epoch ms.")

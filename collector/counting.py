@@ -13,7 +13,7 @@ class CountingWatch:
     def __init__(self, site: Site) -> None:
         self.site = site
         self._noise: dict[str, tuple[float, int]] = {}  # device -> (noise kg, samples)
-        self._said: dict[str, frozenset[str]] = {}  # device -> warnings last given
+        self._said: dict[str, frozenset[str]] = {}  # device -> bins last warned about
 
     def at_start(self) -> list[str]:
         """What the site file alone says: single pieces finer than a division."""
@@ -26,12 +26,13 @@ class CountingWatch:
         # Judged on the longest average the edge makes: it averages that long
         # whenever a shorter one cannot tell a piece from noise.
         self._noise[s.id] = (s.noise_kg, s.max_plateau_samples)
-        found = frozenset(
-            msg
+        found = {
+            self.site.bins[int(loc[1])].id: msg
             for loc, msg in self.site.counting_warnings({s.id: self._noise[s.id]})
             if self.site.bins[int(loc[1])].device == s.id
-        )
-        if found == self._said.get(s.id, frozenset()):
+        }
+        # Said again only when the bins concerned change, not as the noise wobbles.
+        if frozenset(found) == self._said.get(s.id, frozenset()):
             return []
-        self._said[s.id] = found
-        return sorted(found)
+        self._said[s.id] = frozenset(found)
+        return [found[b] for b in sorted(found)]

@@ -158,7 +158,7 @@ async function loadReorder() {
 async function loadDevices() {
   const list = await api("/api/v1/devices");
   $("#devices tbody").innerHTML = list.items.map((d) =>
-    `<tr><td>${esc(d.id)}</td><td>${esc(d.kind)} (${esc(d.protocol)})</td><td class="state-${esc(d.state)}">${esc(d.state)}${d.clock_ahead_s != null ? ` <span class="clock-ahead">(${esc(t("clock_ahead"))} ${fmt(d.clock_ahead_s)} s)</span>` : ""}</td><td>${when(d.last_reading_at)}${d.reading_age_s != null ? ` (${fmt(d.reading_age_s)} s)` : ""}</td></tr>`).join("");
+    `<tr><td>${esc(d.id)}</td><td>${esc(d.kind)} (${esc(d.protocol)})</td><td class="state-${esc(d.state)}" title="${esc(d.detail || "")}">${esc(d.state)}${d.reason ? ` (${esc(d.reason)})` : ""}${d.clock_ahead_s != null ? ` <span class="clock-ahead">(${esc(t("clock_ahead"))} ${fmt(d.clock_ahead_s)} s)</span>` : ""}</td><td>${when(d.last_reading_at)}${d.reading_age_s != null ? ` (${fmt(d.reading_age_s)} s)` : ""}</td></tr>`).join("");
 }
 
 // --- live stream ----------------------------------------------------------------

@@ -35,8 +35,10 @@ async def devices(request: Request) -> DeviceList:
         status = c.bridge.devices.get(d.id)
         edge = c.bridge.edges.get(d.edge)
         state, since = (status.state, status.ts) if status else ("unknown", None)
+        reason, detail = (status.reason, status.detail) if status else (None, None)
         if edge is not None and edge.state == "offline":  # its last will speaks for all
             state, since = "offline", edge.ts
+            reason, detail = edge.reason, f"edge {d.edge} is offline"
         clock = c.bridge.alerts.get(("clock_ahead", d.id))
         ahead = clock.value if clock is not None and clock.state != "cleared" else None
         items.append(
@@ -44,7 +46,8 @@ async def devices(request: Request) -> DeviceList:
                 id=d.id, kind=d.kind, protocol=d.protocol, edge=d.edge, state=state, since=since,
                 last_reading_at=newest.get(d.id), counters=status.counters if status else {},
                 reading_age_s=round((now - newest[d.id]) / 1000, 1) if d.id in newest else None,
-                clock_ahead_s=ahead,
+                clock_ahead_s=ahead, reason=reason, detail=detail,
+                noise_kg=status.noise_kg if status else None,
             )
         )  # fmt: skip
     return DeviceList(items=items)

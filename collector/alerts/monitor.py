@@ -206,10 +206,13 @@ class AlertMonitor:
         frac = off.residual - round(off.residual)
         window = max(NOISY_WINDOW_MS, self.book.dwell_ms)
         noisy = sum(1 for t in off.recent if ts - t < window) >= NOISY_COUNT
-        cond: Condition = "bad" if abs(frac) > sku.count_tolerance or noisy else "good"
-        text = texts.anomaly(b.id, sku, frac, off.anomalies)
-        self._record(self.book.observe("movement_anomaly", b.id, cond, ts, text, round(frac, 3)),
-                     out)  # fmt: skip
+        whole = abs(frac) <= sku.count_tolerance
+        cond: Condition = "bad" if not whole or noisy else "good"
+        text = texts.anomaly(b.id, sku, None if whole else frac, off.anomalies)
+        alert = self.book.observe("movement_anomaly", b.id, cond, ts, text, round(frac, 3))
+        self._record(alert, out)
+        if alert is not None and alert.state == "cleared":
+            off.anomalies = 0  # a new alert counts its own
         quiet = not off.recent or ts - off.recent[-1] >= window
         if cond == "good" and quiet and self.book.idle("movement_anomaly", b.id):
             del self._off[b.id]  # whole, quiet, and no alert up: start afresh

@@ -85,15 +85,16 @@ def scale_fault(device_id: str, state: str, stuck_s: float | None = None) -> Loc
 
 
 @_lazy
-def anomaly(bin_id: str, sku: Sku, off_by: float, count: int) -> LocalizedText:
-    """The bin's count is `off_by` pieces from a whole number after `count`
-    movements that were not whole pieces (one alert for all of them)."""
+def anomaly(bin_id: str, sku: Sku, off_by: float | None, count: int) -> LocalizedText:
+    """`count` movements at the bin were not whole pieces; the count is now
+    `off_by` pieces from a whole number (None: whole, but they keep coming)."""
+    off_id = f", stok selisih {off_by:+.2f} {_UNIT_ID[sku.unit]}" if off_by is not None else ""
+    off_en = f", the count is off by {off_by:+.2f} {sku.unit}" if off_by is not None else ""
     return LocalizedText(
         id=f"Perubahan tidak wajar di rak {bin_id} ({sku.name}): {count} perubahan bukan "
-        f"jumlah utuh, stok selisih {off_by:+.2f} {_UNIT_ID[sku.unit]}. "
-        "Periksa timbangan (getaran/noise) dan berat satuan",
-        en=f"Unusual changes at bin {bin_id} ({sku.name}): {count} not whole pieces, the "
-        f"count is off by {off_by:+.2f} {sku.unit}. Check the scale (noise) and the unit weight",
+        f"jumlah utuh{off_id}. Periksa timbangan (getaran/noise) dan berat satuan",
+        en=f"Unusual changes at bin {bin_id} ({sku.name}): {count} not whole pieces{off_en}. "
+        "Check the scale (noise) and the unit weight",
     )
 
 

@@ -52,6 +52,8 @@ def test_readings_status_and_unplug(
         assert first["stable"] is True
         assert first["reason"] == "change"
         assert first["seq"] == 0
+        assert first["samples"] >= 3  # a settled plateau's mean, not one sample
+        assert first["noise"] is not None and first["spread"] is not None
         wait_for(lambda: rec.on("scale-2/reading"), what="TCP scale reading")
 
         edge_status = wait_for(lambda: rec.on("edge/edge-1/status"), what="edge birth")
@@ -137,3 +139,47 @@ def test_heartbeat_repeats_an_unchanged_value(
         # The same load, give or take the one-division flicker of a real display.
         assert abs(beats[0]["weight"] - beats[1]["weight"]) <= 0.01 + 1e-9  # type: ignore[operator]
         assert beats[1]["seq"] > beats[0]["seq"]
+
+
+def test_a_device_whose_bytes_never_decode_says_so(
+    make_site: SiteFactory,
+    spawn: Callable[..., GudangProcess],
+    mqtt_settings: MqttSettings,
+    site_id: str,
+) -> None:
+    """scale-2 streams A&D lines but the edge expects Toledo frames (the wrong
+    protocol, as a wrong baud rate or parity looks): its status says
+    `unreadable` with the reason and the bad frames, from the port opening on."""
+    site = make_site()
+    edge_site = site.with_name("edge-site.yaml")
+    text = site.read_text()
+    wrong = text.replace(
+        "{id: scale-2, protocol: ad-continuous,", "{id: scale-2, protocol: toledo-continuous,"
+    )
+    assert wrong != text
+    edge_site.write_text(wrong)
+    with MqttRecorder(mqtt_settings, [f"gudang/v1/{site_id}/device/+/status"]) as rec:
+        control = free_port()
+        sim = spawn("sim", "--site", str(site), "--control-port", str(control))
+        wait_for(lambda: sim.logged("sim_start"), what="simulator")
+        edge = spawn("edge", "--site", str(edge_site))
+        bad = wait_for(
+            lambda: [s for s in rec.on("scale-2/status") if s["state"] == "unreadable"],
+            timeout=20,
+            what="unreadable status",
+        )[0]
+        assert bad["reason"] == "no_valid_frames"
+        assert "baud rate, parity and protocol" in bad["detail"]
+        assert bad["counters"]["bytes_in"] > 0
+        assert bad["counters"]["frames_ok"] == 0
+        assert bad["counters"]["frames_malformed"] + bad["counters"]["resyncs"] > 0
+        # Seen from the moment its port opened, before any frame:
+        states = [s["state"] for s in rec.on("scale-2/status")]
+        assert states[0] == "connecting", states
+        assert rec.on("scale-2/status")[0]["reason"] == "waiting_for_frames"
+        # Every state but online carries a reason; the good scale is online.
+        assert all(s["reason"] for s in rec.on("/status") if s["state"] != "online")
+        wait_for(lambda: any(s["state"] == "online" for s in rec.on("scale-1/status")),
+                 what="scale-1 online")  # fmt: skip
+        assert edge.stop() == 0
+        assert sim.stop() == 0

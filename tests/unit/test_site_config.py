@@ -39,6 +39,7 @@ def test_example_site_is_valid_and_realistic() -> None:
     # 4x8 ft steel plate, 2 mm: 1.219 m x 2.438 m x 2 mm x 7850 kg/m3
     assert plate.unit_weight_kg == pytest.approx(1.2192 * 2.4384 * 0.002 * 7850, rel=0.01)
     assert site.sku("RB-D10").unit_weight_kg == pytest.approx(0.617 * 12, rel=0.01)
+    assert site.warnings == []  # every SKU countable on its scale's division
 
 
 def test_minimal_site_loads() -> None:
@@ -142,3 +143,68 @@ def test_check_config_cli(tmp_path: Path) -> None:
     missing = runner.invoke(app, ["check-config", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 1
     assert "cannot read" in missing.output
+
+
+def test_two_devices_on_one_port_are_an_error() -> None:
+    text = """\
+site: {id: s1, name: Test}
+devices:
+  - {id: a, protocol: ad-continuous, port: /dev/ttyUSB0}
+  - {id: b, protocol: ad-continuous, port: /dev/ttyUSB0}
+  - {id: c, protocol: ad-continuous, port: /dev/ttyUSB0, edge: edge-2}
+  - {id: d, protocol: toledo-continuous, port: "socket://10.0.0.5:4001"}
+  - {id: e, protocol: toledo-continuous, port: "socket://10.0.0.5:4001", edge: edge-2}
+"""
+    with pytest.raises(ConfigError) as exc:
+        parse_site(text)
+    found = {(p.path, p.line) for p in exc.value.problems}
+    # c: the same path on another edge machine is another port; e: one network port.
+    assert found == {("devices[1].port", 4), ("devices[4].port", 7)}
+    assert "also the port of a" in str(exc.value)
+
+
+COUNTING = """\
+site: {id: s1, name: Test}
+devices:
+  - {id: s1, protocol: ad-continuous, port: /dev/ttyUSB0, division_kg: 1.0}
+  - {id: s2, protocol: ad-continuous, port: /dev/ttyUSB1, division_kg: 0.02}
+skus:
+  - {id: CU-15, name: Copper pipe, unit: pcs, unit_weight_kg: 3.1, minimum: 1, reorder_point: 2, reorder_quantity: 5}
+  - {id: CU-M, name: Copper pipe, unit: m, unit_weight_kg: 0.394, minimum: 1, reorder_point: 2, reorder_quantity: 5}
+  - {id: PL, name: Plate, unit: pcs, unit_weight_kg: 46.66, minimum: 1, reorder_point: 2, reorder_quantity: 5}
+bins:
+  - {id: B1, rack: B, device: s1, sku: CU-15}
+  - {id: B2, rack: B, device: s1, channel: 1, sku: CU-M}
+  - {id: B3, rack: B, device: s2, sku: CU-15}
+  - {id: A1, rack: A, device: s1, channel: 2, sku: PL}
+"""  # fmt: skip
+
+
+def test_counting_warnings_name_the_bin_and_line() -> None:
+    site = parse_site(COUNTING)
+    found = {(w.path, w.line): w.message for w in site.warnings}
+    assert set(found) == {("bins[0].sku", 10), ("bins[1].sku", 11)}
+    assert found[("bins[0].sku", 10)].startswith(
+        "CU-15: one piece is 3.1 kg, the scale's division is 1 kg: single-piece picks "
+        "cannot be told apart"
+    )
+    assert "movements under 2.5 m are not recorded" in found[("bins[1].sku", 11)]
+
+
+def test_measured_noise_is_judged_on_the_edges_longest_average() -> None:
+    site = parse_site(COUNTING)
+    quiet = site.counting_warnings({"s2": (0.1, 80)})  # 4 x 0.1 x sqrt(2/80) = 0.063 kg
+    assert [loc for loc, _ in quiet] == [("bins", 0, "sku"), ("bins", 1, "sku")]
+    noisy = site.counting_warnings({"s2": (1.2, 20)})  # 1.52 kg > 0.3 x 3.1 kg
+    assert ("bins", 2, "sku") in [loc for loc, _ in noisy]
+    message = dict(noisy)[("bins", 2, "sku")]
+    assert "the scale's noise is 1.2 kg (1.52 kg on a plateau of 20 samples)" in message
+
+
+def test_check_config_prints_warnings_and_still_passes(tmp_path: Path) -> None:
+    f = tmp_path / "site.yaml"
+    f.write_text(COUNTING)
+    result = CliRunner().invoke(app, ["check-config", str(f)])
+    assert result.exit_code == 0, result.output
+    assert "2 warning(s)" in result.output
+    assert "CU-15: one piece is 3.1 kg" in result.output
