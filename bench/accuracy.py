@@ -55,7 +55,8 @@ def main() -> None:
     table = Table(title=f"Counting accuracy, {args.minutes:g} virtual minutes, "
                   f"median of {args.seeds} seeds")  # fmt: skip
     for col in ("noise (of capacity)", "true movements", "exact", "spurious",
-                "anomaly alerts", "fault alerts", "readings / quiet bin / min"):  # fmt: skip
+                "anomaly alerts: faulty bin / others", "fault alerts",
+                "readings / quiet bin / min"):  # fmt: skip
         table.add_column(col, justify="right")
     for f, rs in runs.items():
         table.add_row(
@@ -63,7 +64,8 @@ def main() -> None:
             f"{med([r.true_movements for r in rs]):.0f}",
             f"{med([r.exact_pct for r in rs]):.2f} %",
             f"{med([len(r.spurious) for r in rs]):.0f}",
-            f"{med([sum(r.anomaly_alerts.values()) for r in rs]):.0f}",
+            f"{med([r.summary()['anomaly_alerts_faulty_bin'] for r in rs]):.0f} / "
+            f"{med([r.summary()['anomaly_alerts_other_bins'] for r in rs]):.0f}",
             f"{med([r.fault_alerts for r in rs]):.0f}",
             f"{med([r.quiet_readings_per_min for r in rs]):.2f}",
         )

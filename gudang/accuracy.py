@@ -123,7 +123,10 @@ class AccuracyResult:
             "true_movements": self.true_movements,
             "exact_pct": round(self.exact_pct, 2),
             "spurious": len(self.spurious),
-            "anomaly_alerts": sum(self.anomaly_alerts.values()),
+            "anomaly_alerts_faulty_bin": sum(self.anomaly_alerts[b] for b in self.faulty_bins),
+            "anomaly_alerts_other_bins": sum(
+                n for b, n in self.anomaly_alerts.items() if b not in self.faulty_bins
+            ),
             "fault_alerts": self.fault_alerts,
             "quiet_readings_per_min": round(self.quiet_readings_per_min, 2),
         }
