@@ -24,8 +24,10 @@ async def run_sim(
     control_port: int | None = None,
     rate_hz: float = 10.0,
     settle_s: float = 1.5,
+    noise: float = 0.0,
 ) -> None:
-    sim = SimSite(site, scenario.initial if scenario else None, rate_hz=rate_hz, settle_s=settle_s)
+    sim = SimSite(site, scenario.initial if scenario else None, rate_hz=rate_hz, settle_s=settle_s,
+                  noise=noise)  # fmt: skip
     for device in sim.devices.values():
         await device.port.open()  # ports exist before anyone is told the sim is up
         log.info("sim_device", device=device.device_id, kind=type(device).__name__,

@@ -64,9 +64,12 @@ class SimSite:
         *,
         rate_hz: float = 10.0,
         settle_s: float = 1.5,
+        noise: float = 0.0,
         miss_rate: float = 0.05,
         seed: int = 1,
     ) -> None:
+        """`noise`: load-cell noise (standard deviation) as a fraction of each
+        scale's capacity, on top of the display's own flicker (0.3 division)."""
         self.site = site
         initial_qty = initial_qty or {}
         self._bins = {b.id: b for b in site.bins}
@@ -80,11 +83,13 @@ class SimSite:
             bins = site.bins_of(dev.id)
             load = sum(self._gross(b, initial_qty.get(b.id)) for b in bins)
             capacity = sum(b.capacity_kg or 5000.0 for b in bins) or 5000.0
+            flicker = 0.3 * dev.division_kg
             model = LoadModel(
                 load,
                 division=dev.division_kg,
                 capacity_kg=capacity,
                 settle_s=settle_s,
+                noise_div=(flicker**2 + (noise * capacity) ** 2) ** 0.5 / dev.division_kg,
                 seed=seed + i,
             )
             if dev.protocol == "mt-sics":

@@ -298,6 +298,13 @@ def sim(
     control_port: int | None = typer.Option(None, help="Loopback TCP port for runtime control."),
     rate: float = typer.Option(10.0, help="Samples per second per scale."),
     settle: float = typer.Option(1.5, help="Seconds a scale is in motion after a change."),
+    noise: float = typer.Option(
+        0.0,
+        min=0.0,
+        max=0.05,
+        help="Load-cell noise as a fraction of capacity (0.0005 = 0.05 %), on top of the "
+        "display's one-division flicker.",
+    ),
 ) -> None:
     """Simulate every device of a site on pseudo-terminals and TCP ports."""
     from gudang.runtime import serve
@@ -314,7 +321,13 @@ def sim(
 
     async def main(stop: asyncio.Event) -> None:
         await run_sim(
-            site, stop, scenario=plan, control_port=control_port, rate_hz=rate, settle_s=settle
+            site,
+            stop,
+            scenario=plan,
+            control_port=control_port,
+            rate_hz=rate,
+            settle_s=settle,
+            noise=noise,
         )
 
     serve(main)
