@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gudang.contract import TagEvent, WeightReading
+from gudang.contract import DeviceStatus, TagEvent, WeightReading
 from gudang.services import free_port
 from gudang.settings import MqttSettings
 from gudang.testing import GudangProcess, HookReceiver, MqttRecorder, auth, http_ok, wait_for
@@ -163,7 +163,20 @@ def test_stock_pagination_filters_reorder_and_devices(stack: Stack) -> None:
         ("RB-D10", 84.0)
     ]  # to target 100
 
-    devices = {d["id"]: d for d in stack.get("/api/v1/devices").json()["items"]}
+    unreadable = DeviceStatus(subject="device", id="scale-3", edge="edge-1", state="unreadable",
+                              reason="no_valid_frames", detail="300 bytes in 3 s without a frame",
+                              noise_kg=0.12)  # fmt: skip
+    with MqttRecorder(stack.mqtt, []) as rec:
+        rec.publish(f"gudang/v1/{stack.site_id}/device/scale-3/status",
+                    unreadable.model_dump_json(), retain=True)  # fmt: skip
+    devices = wait_for(
+        lambda: (d := {d["id"]: d for d in stack.get("/api/v1/devices").json()["items"]})
+        and d["scale-3"]["state"] == "unreadable" and d,
+        what="the unreadable status in /devices",
+    )
+    assert devices["scale-3"]["reason"] == "no_valid_frames"
+    assert devices["scale-3"]["detail"] == "300 bytes in 3 s without a frame"
+    assert devices["scale-3"]["noise_kg"] == 0.12
     assert devices["scale-1"]["last_reading_at"] == T0
     assert 3500 < devices["scale-1"]["reading_age_s"] < 4000  # the reading is an hour old
     assert devices["gate-c"]["kind"] == "rfid"
