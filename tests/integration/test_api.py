@@ -170,8 +170,11 @@ def test_stock_pagination_filters_reorder_and_devices(stack: Stack) -> None:
         rec.publish(f"gudang/v1/{stack.site_id}/device/scale-3/status",
                     unreadable.model_dump_json(), retain=True)  # fmt: skip
     devices = wait_for(
-        lambda: (d := {d["id"]: d for d in stack.get("/api/v1/devices").json()["items"]})
-        and d["scale-3"]["state"] == "unreadable" and d,
+        lambda: (
+            (d := {d["id"]: d for d in stack.get("/api/v1/devices").json()["items"]})
+            and d["scale-3"]["state"] == "unreadable"
+            and d
+        ),
         what="the unreadable status in /devices",
     )
     assert devices["scale-3"]["reason"] == "no_valid_frames"
