@@ -37,7 +37,7 @@ __all__ = ["Decision", "ReadingFilter"]
 
 _MIN_SAMPLES = 3
 _MARGIN = 0.8
-_NOISE_KNOWN = 30  # stable samples before the noise estimate is trusted
+_NOISE_KNOWN = 10  # stable samples before the noise estimate is trusted
 
 
 @dataclass(frozen=True)

@@ -143,14 +143,14 @@ class _Rig:
         proc = self._start("edge", "--site", str(self.site), "--heartbeat", "5",
                            "--resend-after", "5")  # fmt: skip
 
-        def reading_every_scale() -> bool:
-            online = {e.get("device") for e in proc.events()
-                      if e["event"] == "device_state" and e.get("state") == "online"}  # fmt: skip
-            return len(online) == len(BINS) or not proc.running
+        def level_of_every_scale() -> bool:
+            settled = {e.get("device") for e in proc.events() if e["event"] == "first_level"}
+            return len(settled) == len(BINS) or not proc.running
 
-        # Reading every scale before the next pick: a pick it never saw the
-        # level before would have no movement to measure (that is not a fault).
-        wait_for(reading_every_scale, timeout=30, what="edge on every scale")
+        # A settled level of every scale before the next pick: a pick it never
+        # saw the level before would have no movement to measure (that is not
+        # a fault), and two picks before it would merge into one.
+        wait_for(level_of_every_scale, timeout=30, what="edge's first level of every scale")
         return proc
 
     def close(self) -> None:

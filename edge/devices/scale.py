@@ -74,6 +74,9 @@ class ScaleSession(DeviceSession):
     def publish_reading(self, decision: Decision) -> None:
         frame, reason = decision.frame, decision.reason
         if reason == "change" and decision.samples > 1:
+            if not self._plateaus:
+                log.info("first_level", device=self.device.id, weight=frame.weight,
+                         unit=frame.unit, samples=decision.samples)  # fmt: skip
             self._plateaus.append(decision.samples)
         msg = WeightReading(
             device_id=self.device.id,
