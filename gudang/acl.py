@@ -1,10 +1,14 @@
 """The Mosquitto ACL for a site, from the site file: each edge may publish
 only its own devices' topics, the collector and the API only theirs.
 
-MQTT users are the edge ids (one credential per edge PC), `collector` and
-`api`. Anonymous clients are refused by the broker config (allow_anonymous
-false). Generated, not hand-written, so that adding a device to the site file
-and regenerating keeps the ACL in step: ``gudang mqtt-acl --site FILE``.
+MQTT users are the edge ids (one credential per edge PC), `collector` (or
+`collector-<member>` for each member of a shared collector group), `api`, and
+`monitor` (the broker's healthcheck: `$SYS` only). The broker config ties
+each session to its user (`use_username_as_clientid`), so one user can never
+take over another's session. Anonymous clients are refused
+(allow_anonymous false). Generated, not hand-written, so that adding a device
+to the site file and regenerating keeps the ACL in step:
+``gudang mqtt-acl --site FILE``.
 """
 
 from __future__ import annotations
@@ -12,29 +16,23 @@ from __future__ import annotations
 from gudang.contract import ROOT
 from gudang.site import Site
 
-__all__ = ["acl"]
+__all__ = ["acl", "collector_users"]
 
 
-def acl(site: Site) -> str:
+def collector_users(members: list[str] | None = None) -> list[str]:
+    """The collector's MQTT users: `collector`, or one per shared member."""
+    return [f"collector-{m}" for m in members] if members else ["collector"]
+
+
+def acl(site: Site, collector_members: list[str] | None = None) -> str:
     p = f"{ROOT}/{site.site.id}"
     out = [
         f"# Mosquitto ACL for site {site.site.id}, made by `gudang mqtt-acl` from the site file.",
         "# Regenerate after adding or moving a device; the broker reloads it on SIGHUP.",
-        "",
-        "user collector",
-        f"topic read {p}/device/+/reading",
-        f"topic read {p}/device/+/tag",
-        f"topic read {p}/device/+/status",
-        f"topic read {p}/edge/+/status",
-        f"topic read {p}/alert/+/+/ack",
-        f"topic read {p}/calibration/+",
-        f"topic read {p}/sku/+/update",
-        f"topic write {p}/alert/+/+",
-        f"topic write {p}/calibration/+/result",
-        f"topic write {p}/sku/+/settings",
-        f"topic write {p}/deadletter/collector",
-        f"topic write {p}/device/+/confirmed",
-        f"topic write {p}/collector/+/status",
+    ]
+    for user in collector_users(collector_members):
+        out += ["", f"user {user}", *_collector_topics(p)]
+    out += [
         "",
         "user api",
         f"topic read {p}/alert/+/+",
@@ -47,7 +45,12 @@ def acl(site: Site) -> str:
         f"topic write {p}/calibration/+",
         f"topic write {p}/sku/+/update",
         f"topic write {p}/device/+/cmd",
-        "topic read $SYS/broker/uptime",  # the compose healthcheck signs in as api
+        "",
+        # The healthcheck and an operator watching refusals: its own session,
+        # nothing it can change.
+        "user monitor",
+        "topic read $SYS/broker/uptime",
+        f"topic read {p}/deadletter/#",
     ]
     edges = sorted({d.edge for d in site.devices})
     for edge in edges:
@@ -64,3 +67,21 @@ def acl(site: Site) -> str:
             ]
         out.append(f"topic write {p}/deadletter/edge")
     return "\n".join(out) + "\n"
+
+
+def _collector_topics(p: str) -> list[str]:
+    return [
+        f"topic read {p}/device/+/reading",
+        f"topic read {p}/device/+/tag",
+        f"topic read {p}/device/+/status",
+        f"topic read {p}/edge/+/status",
+        f"topic read {p}/alert/+/+/ack",
+        f"topic read {p}/calibration/+",
+        f"topic read {p}/sku/+/update",
+        f"topic write {p}/alert/+/+",
+        f"topic write {p}/calibration/+/result",
+        f"topic write {p}/sku/+/settings",
+        f"topic write {p}/deadletter/collector",
+        f"topic write {p}/device/+/confirmed",
+        f"topic write {p}/collector/+/status",
+    ]

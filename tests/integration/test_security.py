@@ -1,0 +1,94 @@
+"""Security with the shipped configuration and real services: what an attacker
+on the plant network, holding one edge's broker password, can no longer do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.client import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gudang.acl import acl
+from gudang.contract import WeightReading, now_ms
+from gudang.services import MosquittoServer
+from gudang.settings import InfluxSettings, MqttSettings
+from gudang.site import parse_site
+from gudang.testing import GudangProcess, MqttRecorder, influx_rows, wait_for
+
+SITE = """\
+site: {{id: {site_id}, name: Security}}
+devices:
+  - {{id: scale-1, protocol: ad-continuous, port: /dev/null/1, edge: edge-1}}
+skus:
+  - {{id: RB, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 1, reorder_point: 2, reorder_quantity: 5}}
+bins:
+  - {{id: C1, rack: C, device: scale-1, sku: RB, tare_kg: 60}}
+"""  # fmt: skip
+USERS = {"collector": "c-pw", "api": "a-pw", "edge-1": "e1-pw", "monitor": "m-pw"}
+
+
+def _take_over(port: int, client_id: str) -> int:
+    """Connect as edge-1 with `client_id` and a clean start (which wipes a
+    session of that id), then leave; the CONNACK reason code."""
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    c.username_pw_set("edge-1", USERS["edge-1"])
+    connected: list[int] = []
+    c.on_connect = lambda _c, _u, _f, rc, _p: connected.append(rc.value)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0
+    c.connect("127.0.0.1", port, clean_start=True, properties=props)
+    c.loop_start()
+    try:
+        wait_for(lambda: connected, what="CONNACK")
+        return connected[0]
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+def test_no_broker_user_can_take_over_the_collectors_session(
+    tmp_path: Path,
+    site_id: str,
+    spawn: Callable[..., GudangProcess],
+    shipped_broker: Callable[..., MosquittoServer],
+    influx_settings: InfluxSettings,
+) -> None:
+    """edge-1's password and the collector's client id, with a clean start:
+    on the old config this kicked the collector and wiped its queued
+    readings (100 queued, 0 stored). Now the broker files the session under
+    edge-1: the collector stays connected and gets every reading."""
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE.format(site_id=site_id))
+    broker = shipped_broker(tmp_path / "broker", acl(parse_site(site.read_text())), USERS)
+    env = {"GUDANG_MQTT__PORT": str(broker.port), "GUDANG_MQTT__USERNAME": "collector",
+           "GUDANG_MQTT__PASSWORD": USERS["collector"]}  # fmt: skip
+    collector = spawn("collector", "--site", str(site), **env)
+    wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
+    victim = f"gudang-collector-{site_id}"
+    assert _take_over(broker.port, victim) == 0  # allowed in, as its own session
+    assert collector.stop() == 0  # away: the broker queues for it
+
+    edge = MqttSettings(host=broker.host, port=broker.port, username="edge-1",
+                        password=USERS["edge-1"])  # fmt: skip
+    t0 = now_ms() - 60_000
+    with MqttRecorder(edge, []) as rec:
+        for i in range(100):
+            r = WeightReading(device_id="scale-1", boot_id="b1", seq=i, ts=t0 + i * 100,
+                              weight=60 + 7.4 * (100 - i), unit="kg", stable=True,
+                              reason="change")  # fmt: skip
+            rec.publish(f"gudang/v1/{site_id}/device/scale-1/reading", r.model_dump_json())
+    assert _take_over(broker.port, victim) == 0  # the wipe attempt, while it is away
+
+    collector = spawn("collector", "--site", str(site), **env)
+    query = 'SELECT count("seq") FROM "reading"'
+    rows = wait_for(
+        lambda: (r := influx_rows(influx_settings, query)) and r[0]["count"] == 100 and r,
+        timeout=30,
+        what="all 100 queued readings stored",
+    )
+    assert rows[0]["count"] == 100
+    assert not [e for e in collector.events() if e["event"] == "mqtt_disconnected"]
+    assert collector.stop() == 0
