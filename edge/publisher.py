@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from gudang import logs
 from gudang.contract import Confirmation, DeviceStatus, TopicKind, now_ms, parse, topic
+from gudang.contract.messages import MAX_MESSAGE_BYTES
 from gudang.contract.topics import subscription
 from gudang.mqtt import make_client
 from gudang.runtime import sleep_or_stop
@@ -82,10 +83,18 @@ class Publisher:
         self._tasks: set[asyncio.Task[None]] = set()
         self.published = 0
         self.resent = 0  # rows sent again: unconfirmed after a reconnection or a timeout
+        self.too_large = 0  # messages over MAX_MESSAGE_BYTES, refused (a bug if ever)
         self.reconnects = 0
         self.connected = False
 
     def put(self, msg: Outgoing) -> None:
+        if len(msg.payload) > MAX_MESSAGE_BYTES:
+            # A bug, never data: the broker would refuse it, and it would block
+            # the outbox's order behind it forever.
+            self.too_large += 1
+            log.error("message_too_large", topic=msg.topic, size=len(msg.payload),
+                      limit=MAX_MESSAGE_BYTES)  # fmt: skip
+            return
         boot = self.boot_id if msg.seq is not None else None
         self.outbox.put(msg.topic, msg.payload, retain=msg.retain, kind=msg.kind,
                         subject=msg.subject, boot=boot, seq=msg.seq)  # fmt: skip
@@ -101,6 +110,7 @@ class Publisher:
             "outbox_dropped": self.outbox.dropped,
             "outbox_unconfirmed": self.outbox.unconfirmed,
             "resent": self.resent,
+            "too_large": self.too_large,
         }
 
     def _status(self, state: str, reason: str | None = None) -> tuple[str, bytes]:

@@ -17,6 +17,7 @@ from gudang.contract.ids import Count, EpochMillis, Ident, Label, Real
 from gudang.contract.units import MassUnit
 
 __all__ = [
+    "MAX_MESSAGE_BYTES",
     "SCHEMA_VERSION",
     "Alert",
     "AlertAck",
@@ -41,6 +42,11 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+
+MAX_MESSAGE_BYTES = 64 * 1024
+"""No gudang message is larger (the largest, a dead letter, is under 16 KiB);
+the shipped broker refuses bigger payloads (`message_size_limit`) and the edge
+never queues one."""
 
 BootId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]

@@ -13,6 +13,7 @@ from paho.mqtt.properties import Properties
 
 from gudang.acl import acl
 from gudang.contract import WeightReading, now_ms
+from gudang.contract.messages import MAX_MESSAGE_BYTES
 from gudang.services import MosquittoServer
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import parse_site
@@ -92,3 +93,53 @@ def test_no_broker_user_can_take_over_the_collectors_session(
     assert rows[0]["count"] == 100
     assert not [e for e in collector.events() if e["event"] == "mqtt_disconnected"]
     assert collector.stop() == 0
+
+
+def test_an_oversize_message_is_refused_to_its_publisher_not_dropped_silently(
+    tmp_path: Path, site_id: str, shipped_broker: Callable[..., MosquittoServer]
+) -> None:
+    """A 10 MB reading: an MQTT 5 publisher is told the limit in the CONNACK
+    and, sending anyway, is disconnected without an acknowledgement; nothing
+    reaches the collector's subscription. A message at the limit still does."""
+    site = SITE.format(site_id=site_id)
+    broker = shipped_broker(tmp_path / "broker", acl(parse_site(site)), USERS)
+    topic = f"gudang/v1/{site_id}/device/scale-1/reading"
+    collector = MqttSettings(host=broker.host, port=broker.port, username="collector",
+                             password=USERS["collector"])  # fmt: skip
+    with MqttRecorder(collector, [topic]) as sub:
+        limit, acked, dropped = _publish_as_edge(broker.port, topic, b"x" * 10_000_000)
+        assert limit >= MAX_MESSAGE_BYTES and limit < 10_000_000
+        assert acked == [] and dropped
+        limit, acked, dropped = _publish_as_edge(broker.port, topic, b"x" * MAX_MESSAGE_BYTES)
+        assert acked == [0] and not dropped
+        wait_for(lambda: sub.messages, what="the message at the limit")
+        assert [len(p) for _, p, _ in sub.messages] == [MAX_MESSAGE_BYTES]
+
+
+def _publish_as_edge(port: int, topic: str, payload: bytes) -> tuple[int, list[int], bool]:
+    """Publish once as edge-1 (MQTT 5, QoS 1): the maximum packet size the
+    broker announced, the PUBACK reason codes, and whether it disconnected us."""
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    c.username_pw_set("edge-1", USERS["edge-1"])
+    acked: list[int] = []
+    c.on_publish = lambda _c, _u, _mid, rc, _p: acked.append(rc.value)
+    connected: list[int] = []
+    limit: list[int] = []
+
+    def on_connect(_c: object, _u: object, _f: object, rc: object, props: Properties) -> None:
+        connected.append(1)
+        limit.append(getattr(props, "MaximumPacketSize", 0))
+
+    c.on_connect = on_connect
+    dropped: list[bool] = []
+    c.on_disconnect = lambda *_a: dropped.append(True)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    try:
+        wait_for(lambda: connected, what="CONNACK")
+        c.publish(topic, payload, qos=1)
+        wait_for(lambda: acked or dropped, timeout=30, what="PUBACK or disconnect")
+        return limit[0], acked, bool(dropped)
+    finally:
+        c.loop_stop()
+        c.disconnect()

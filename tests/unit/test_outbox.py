@@ -155,3 +155,19 @@ def test_an_outbox_from_before_confirmation_opens_and_works(tmp_path: Path) -> N
     assert payloads(box) == [7]
     box.ack(box.peek()[0].id)  # no seq recorded: forgotten on PUBACK, as before
     assert box.depth == 0
+
+
+def test_the_edge_never_queues_a_message_the_broker_would_refuse(tmp_path: Path) -> None:
+    from gudang.edge.outgoing import Outgoing
+    from gudang.edge.publisher import Publisher
+
+    from gudang.contract.messages import MAX_MESSAGE_BYTES
+    from gudang.settings import MqttSettings
+
+    box = Outbox(tmp_path / "o.db", 100)
+    pub = Publisher(MqttSettings(), "s1", "edge-1", "b", "test", box)
+    pub.put(Outgoing("t/ok", b"x" * MAX_MESSAGE_BYTES, False, "status", "scale-1"))
+    pub.put(Outgoing("t/big", b"x" * (MAX_MESSAGE_BYTES + 1), False, "status", "scale-1"))
+    assert box.depth == 1
+    assert pub.counters()["too_large"] == 1
+    box.close()
