@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 
@@ -15,18 +16,31 @@ _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w
 MAX_RANGE_MS = 400 * 86_400_000
 
 
+# Times a warehouse can mean: 1970-01-01 .. 2200-01-01 (anything else is a typo
+# or a probe, and must not reach InfluxDB as a 20-digit nanosecond literal).
+MIN_TIME_MS = 0
+MAX_TIME_MS = 7_258_118_400_000
+_EPOCH_MS = re.compile(r"^-?[0-9]{1,15}$")  # ASCII digits only: "²" is a digit to Python
+
+
 def parse_time(text: str, name: str) -> int:
-    """Epoch milliseconds, or an ISO 8601 time (with offset; UTC if none)."""
-    if text.lstrip("-").isdigit():
-        return int(text)
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        msg = f"{name}: not epoch ms or ISO 8601: {text[:64]!r}"
-        raise ApiError(422, "invalid_request", msg) from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
+    """Epoch milliseconds, or an ISO 8601 time (with offset; UTC if none),
+    between 1970 and 2200; anything else is a 422 naming the parameter."""
+    if _EPOCH_MS.match(text):
+        ms = int(text)
+    else:
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=UTC)
+            ms = int(dt.timestamp() * 1000)
+        except (ValueError, OverflowError, OSError) as exc:
+            msg = f"{name}: not epoch ms or ISO 8601: {text[:64]!r}"
+            raise ApiError(422, "invalid_request", msg) from exc
+    if not MIN_TIME_MS <= ms < MAX_TIME_MS:
+        msg = f"{name}: {text[:64]!r} is not between 1970-01-01 and 2200-01-01"
+        raise ApiError(422, "invalid_request", msg)
+    return ms
 
 
 def time_range(start: str | None, end: str | None, default_span_ms: int) -> tuple[int, int]:
