@@ -13,7 +13,7 @@ const T = {
     note: "Catatan", acked_by: "ditangani oleh", bad_key: "Kunci API ditolak",
     pick: "ambil", put: "taruh", anomaly: "tidak wajar", rack: "Rak",
     status_ok: "aman", status_low: "menipis", status_critical: "kritis", status_unknown: "belum ada data",
-    ago: "lalu", history: "Riwayat 7 hari", clock_ahead: "jam maju",
+    ago: "lalu", history: "Riwayat 7 hari", clock_ahead: "jam maju", sign_out: "Keluar",
   },
   en: {
     racks: "Racks", alerts: "Alerts", reorder: "Reorder", devices: "Devices",
@@ -25,7 +25,7 @@ const T = {
     note: "Note", acked_by: "acknowledged by", bad_key: "API key refused",
     pick: "pick", put: "put", anomaly: "anomaly", rack: "Rack",
     status_ok: "ok", status_low: "low", status_critical: "critical", status_unknown: "no data yet",
-    ago: "ago", history: "Last 7 days", clock_ahead: "clock ahead",
+    ago: "ago", history: "Last 7 days", clock_ahead: "clock ahead", sign_out: "Sign out",
   },
 };
 const UNIT = { id: { pcs: "batang", kg: "kg", m: "m" }, en: { pcs: "pcs", kg: "kg", m: "m" } };
@@ -55,6 +55,7 @@ function translate() {
 }
 
 function showLogin(message) {
+  $("#signout").hidden = true;
   $("#login").hidden = false;
   $("#login-error").textContent = message || "";
   document.querySelectorAll(".view").forEach((v) => { v.hidden = true; });
@@ -65,7 +66,8 @@ function showLogin(message) {
 function binCard(b) {
   const sku = state.skus[b.sku];
   const status = sku ? sku.status : "unknown";
-  const fill = b.fill == null ? "" : `<div class="fill"><div style="width:${Math.round(b.fill * 100)}%"></div></div>`;
+  // The width is set after rendering (renderRacks): the CSP allows no inline style.
+  const fill = b.fill == null ? "" : `<div class="fill"><div data-fill="${Math.round(b.fill * 100)}"></div></div>`;
   return `<div class="bin ${status}" data-bin="${esc(b.bin)}" data-sku="${esc(b.sku)}" title="${esc(t("status_" + status))}">
     <div class="id">${esc(b.bin)}</div><div class="name">${esc(sku ? sku.name : b.sku)}</div>
     <div><span class="qty">${fmt(b.quantity)}</span> <span class="unit">${esc(UNIT[state.lang][b.unit] || b.unit)}</span></div>${fill}</div>`;
@@ -76,6 +78,7 @@ function renderRacks() {
   Object.values(state.bins).forEach((b) => { (racks[b.rack] ||= []).push(b); });
   $("#racks").innerHTML = Object.keys(racks).sort().map((r) =>
     `<div class="rack"><h2>${esc(t("rack"))} ${esc(r)}</h2><div class="bins">${racks[r].map(binCard).join("")}</div></div>`).join("");
+  document.querySelectorAll("#racks [data-fill]").forEach((el) => { el.style.width = `${Number(el.dataset.fill)}%`; });
 }
 
 async function loadStock() {
@@ -163,10 +166,13 @@ async function loadDevices() {
 
 // --- live stream ----------------------------------------------------------------
 
+let stream = null; // the event stream's AbortController: signing out ends it
+
 async function listen() {
   for (;;) {
     try {
-      const res = await fetch("/api/v1/events", { headers: { Authorization: `Bearer ${key()}` } });
+      stream = new AbortController();
+      const res = await fetch("/api/v1/events", { headers: { Authorization: `Bearer ${key()}` }, signal: stream.signal });
       if (res.status === 401) { showLogin(t("bad_key")); return; }
       if (!res.ok || !res.body) throw new Error(res.statusText);
       setLive(true);
@@ -186,6 +192,7 @@ async function listen() {
       }
     } catch (e) { /* reconnect below */ }
     setLive(false);
+    if (!key()) return; // signed out
     await new Promise((r) => setTimeout(r, 2000));
   }
 }
@@ -216,6 +223,7 @@ async function start() {
   translate();
   if (!key()) { showLogin(); return; }
   $("#login").hidden = true;
+  $("#signout").hidden = false;
   try { await Promise.all([loadStock(), loadAlerts()]); } catch (e) { return; }
   route();
   listen();
@@ -225,6 +233,14 @@ $("#lang").addEventListener("click", () => {
   state.lang = state.lang === "id" ? "en" : "id";
   localStorage.setItem("gudang.lang", state.lang);
   translate(); renderRacks(); renderAlerts(); route();
+});
+$("#signout").addEventListener("click", () => {
+  // Forget the key in this browser (a shared PC at the warehouse counter).
+  localStorage.removeItem("gudang.key");
+  if (stream) stream.abort();
+  setLive(false);
+  $("#key").value = "";
+  showLogin();
 });
 $("#login").addEventListener("submit", (e) => { e.preventDefault(); localStorage.setItem("gudang.key", $("#key").value.trim()); start(); });
 $("#racks").addEventListener("click", (e) => { const el = e.target.closest(".bin"); if (el) location.hash = `sku/${encodeURIComponent(el.dataset.sku)}`; });

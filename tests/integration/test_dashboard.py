@@ -134,3 +134,22 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
     view_width = driver.execute_script("return window.innerWidth")  # type: ignore[attr-defined]
     assert page_width <= view_width, (page_width, view_width)
     driver.save_screenshot(str(ARTIFACTS / "dashboard-phone.png"))  # type: ignore[attr-defined]
+
+    # Locked down: a strict CSP the page lives with (no violation logged), no
+    # framing, no referrer; signing out forgets the key in this browser.
+    import httpx
+
+    headers = httpx.get(f"http://127.0.0.1:{port}/", timeout=10).headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "no-referrer"
+    logs = driver.get_log("browser")  # type: ignore[attr-defined]
+    assert not [e for e in logs if "Content Security Policy" in e.get("message", "")], logs
+    fills = driver.find_elements(By.CSS_SELECTOR, "#racks [data-fill]")  # type: ignore[attr-defined]
+    assert all(f.value_of_css_property("width") for f in fills)
+    driver.set_window_size(1280, 900)  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "signout").click()  # type: ignore[attr-defined]
+    wait_for(lambda: driver.find_element(By.ID, "login").is_displayed(), what="sign-in form")  # type: ignore[attr-defined]
+    assert driver.execute_script("return localStorage.getItem('gudang.key')") is None  # type: ignore[attr-defined]
+    driver.get(f"http://127.0.0.1:{port}/")  # type: ignore[attr-defined]
+    wait_for(lambda: driver.find_element(By.ID, "login").is_displayed(), what="still signed out")  # type: ignore[attr-defined]
