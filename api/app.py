@@ -18,6 +18,7 @@ from gudang.api.bridge import Bridge
 from gudang.api.context import Context, ctx
 from gudang.api.hub import EventHub
 from gudang.api.keys import KeyStore
+from gudang.api.limits import BodyLimits
 from gudang.api.live import LiveStock
 from gudang.api.models import ErrorBody, Health
 from gudang.api.routes import admin, alerts, devices, events, stock
@@ -121,6 +122,16 @@ def create_app(site: Site, settings: Settings) -> FastAPI:
         lifespan=lifespan,
         responses=_COMMON,  # type: ignore[arg-type]
     )
+
+    def authenticated(token: str) -> bool:
+        state = getattr(app.state, "ctx", None)
+        return bool(token) and state is not None and state.keys.verify(token) is not None
+
+    # Outermost: nothing of a body is read before its size and key are checked.
+    app.add_middleware(
+        BodyLimits, max_bytes=settings.api.max_body_bytes,
+        timeout_s=settings.api.request_timeout_s, authenticated=authenticated,
+    )  # fmt: skip
 
     @app.middleware("http")
     async def protect(

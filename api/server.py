@@ -13,6 +13,9 @@ from collections.abc import Generator
 
 import uvicorn
 from fastapi import FastAPI
+from gudang.api.limits import TimedH11Protocol
+
+from gudang.settings import ApiSettings
 
 __all__ = ["run_server"]
 
@@ -23,10 +26,16 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def run_server(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
+async def run_server(
+    app: FastAPI, host: str, port: int, stop: asyncio.Event, limits: ApiSettings | None = None
+) -> None:
+    limits = limits or ApiSettings()
+    TimedH11Protocol.header_timeout_s = limits.request_timeout_s
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
-    )
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="on",
+        http=TimedH11Protocol, limit_concurrency=limits.max_connections,
+        timeout_keep_alive=limits.keep_alive_s,
+    )  # fmt: skip
     server = _Server(config)
 
     async def watch() -> None:

@@ -216,7 +216,8 @@ def api(
     settings = _settings()
     site = _site(site_file)
     app_ = create_app(site, settings)
-    serve(lambda stop: run_server(app_, host or settings.api.host, port or settings.api.port, stop))
+    serve(lambda stop: run_server(app_, host or settings.api.host, port or settings.api.port, stop,
+                                  settings.api))  # fmt: skip
 
 
 api_key = typer.Typer(

@@ -65,6 +65,30 @@ class ApiSettings(BaseModel):
         description="How often it re-reads every bin's last level (catches points with old "
         "device times, e.g. replayed after an outage).",
     )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="A request body larger than this is refused (413) before it is read; "
+        "a body without Content-Length is refused (411).",
+    )
+    request_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A request's headers, and then its body, must arrive within this; a "
+        "slower one is closed (headers) or answered 408 (body).",
+    )
+    keep_alive_s: float = Field(
+        default=5.0, gt=0, le=300, description="An idle kept-alive connection is closed after this."
+    )
+    max_connections: int = Field(
+        default=256,
+        ge=1,
+        le=100_000,
+        description="Connections served at once; beyond, a request is answered 503 at once. "
+        "Keep it below the process's open-file limit.",
+    )
 
 
 class Settings(BaseSettings):

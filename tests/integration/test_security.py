@@ -204,3 +204,76 @@ def test_odd_time_input_is_a_4xx_naming_the_field_never_a_5xx(
 
     fuzz()
     client.close()
+
+
+def _raw(port: int, head: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    """Send `head` (request line and headers, no body) on a fresh connection;
+    the status the server answers without waiting for a body, and the body."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(head.encode())
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < 2:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+    return status, data.split(b"\r\n\r\n", 1)[-1]
+
+
+def test_bodies_are_bounded_and_authenticated_before_a_byte_is_read(
+    tmp_path: Path, site_id: str, spawn: Callable[..., GudangProcess], api_keys: dict[str, str]
+) -> None:
+    """The field trial's 150 MB unauthenticated POSTs: refused from the headers
+    alone (413), as is a body from an unknown key (401) and a chunked one
+    (411); a body that never comes is a 408 after the request timeout."""
+    from gudang.testing import ApiClient
+
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE.format(site_id=site_id))
+    api = ApiClient.start(spawn, site, api_keys["read"], GUDANG_API__REQUEST_TIMEOUT_S="1")
+    port = int(api.base.rsplit(":", 1)[1])
+    post = "POST /api/v1/alerts/low_stock/RB/ack HTTP/1.1\r\nHost: x\r\n"
+    status, body = _raw(port, post + "Content-Length: 150000000\r\n\r\n")
+    assert status == 413 and b"too_large" in body
+    status, body = _raw(port, post + "Content-Length: 100\r\n\r\n")  # no key, body never sent
+    assert status == 401
+    status, _ = _raw(port, post + "Authorization: Bearer gk_wrong\r\nContent-Length: 100\r\n\r\n")
+    assert status == 401
+    staff = f"Authorization: Bearer {api_keys['staff']}\r\n"
+    status, _ = _raw(port, post + staff + "Transfer-Encoding: chunked\r\n\r\n")
+    assert status == 411
+    status, body = _raw(port, post + staff + "Content-Length: 100\r\n\r\n")  # stalls
+    assert status == 408 and b"request_timeout" in body
+    assert api.ready()
+
+
+def test_half_sent_requests_are_closed_and_valid_clients_still_served(
+    tmp_path: Path, site_id: str, spawn: Callable[..., GudangProcess], api_keys: dict[str, str]
+) -> None:
+    """More half-sent requests than the connection cap (the field trial's slow
+    connections exhausted the file descriptors): each is closed after the
+    request timeout, and a valid client is served again."""
+    import socket
+
+    from gudang.testing import ApiClient, http_ok
+
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE.format(site_id=site_id))
+    api = ApiClient.start(spawn, site, api_keys["read"], GUDANG_API__REQUEST_TIMEOUT_S="1",
+                          GUDANG_API__MAX_CONNECTIONS="40")  # fmt: skip
+    port = int(api.base.rsplit(":", 1)[1])
+    slow = []
+    for _ in range(60):  # bounded: 60 connections, each a half-sent request line
+        s = socket.create_connection(("127.0.0.1", port), timeout=15)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        slow.append(s)
+    try:
+        for s in slow:
+            assert s.recv(1024) == b""  # closed by the server, not by us
+        wait_for(lambda: http_ok(f"{api.base}/healthz"), timeout=15, what="a valid client served")
+    finally:
+        for s in slow:
+            s.close()
