@@ -99,7 +99,8 @@ def create_app(site: Site, settings: Settings) -> FastAPI:
             bridge = Bridge(settings.mqtt, site.site.id, hub, owners)
             app.state.ctx = Context(site=site, db=db, live=live, bridge=bridge, keys=keys, hub=hub,
                                     webhooks=webhooks)  # fmt: skip
-            dispatcher = Dispatcher(webhooks, hub, retry_base_s=settings.api.webhook_retry_s)
+            dispatcher = Dispatcher(webhooks, hub, policy,
+                                    retry_base_s=settings.api.webhook_retry_s)  # fmt: skip
             tasks = [asyncio.create_task(t.run(stop)) for t in (live, bridge, dispatcher)]
             mqtt = f"{settings.mqtt.host}:{settings.mqtt.port}"
             log.info("api_start", site=site.site.id, influx=settings.influx.url, mqtt=mqtt,
@@ -122,6 +123,9 @@ def create_app(site: Site, settings: Settings) -> FastAPI:
         lifespan=lifespan,
         responses=_COMMON,  # type: ignore[arg-type]
     )
+
+    policy = settings.webhook_policy(api=True)
+    app.state.webhook_policy = policy
 
     def authenticated(token: str) -> bool:
         state = getattr(app.state, "ctx", None)

@@ -26,6 +26,7 @@ from gudang import logs
 from gudang.contract import Alert
 from gudang.sqlite import open_db
 from gudang.webhooks import deliver
+from gudang.webtargets import TargetPolicy
 
 __all__ = ["Dispatcher", "Subscription", "WebhookStore"]
 
@@ -138,10 +139,17 @@ class Dispatcher:
     cleared, retries included), independent across subscriptions."""
 
     def __init__(
-        self, store: WebhookStore, hub: EventHub, *, attempts: int = 5, retry_base_s: float = 1.0
+        self,
+        store: WebhookStore,
+        hub: EventHub,
+        policy: TargetPolicy,
+        *,
+        attempts: int = 5,
+        retry_base_s: float = 1.0,
     ) -> None:
         self.store = store
         self.hub = hub
+        self.policy = policy
         self.attempts = attempts
         self.retry_base_s = retry_base_s
         self.delivered = 0
@@ -192,7 +200,7 @@ class Dispatcher:
             if not self.store.exists_active(sub.id) or self.store.delivered(sub.id, key):
                 continue
             tries = await deliver(self._http, sub.url, alert.model_dump_json().encode(),
-                                  secret.encode(), attempts=self.attempts,
+                                  secret.encode(), policy=self.policy, attempts=self.attempts,
                                   retry_base_s=self.retry_base_s)  # fmt: skip
             last = tries[-1]
             self.store.record(sub.id, key, alert, tries[0].at, len(tries), last.ok, last.status,

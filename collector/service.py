@@ -58,6 +58,7 @@ from gudang.influx.schema import ALERT, BIN_STOCK, CALIBRATION
 from gudang.runtime import sleep_or_stop
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import Site
+from gudang.webtargets import TargetPolicy
 
 __all__ = ["Collector"]
 
@@ -80,6 +81,7 @@ class Collector:
         metrics_port: int | None = None,
         metrics_host: str = "127.0.0.1",
         confirm_every_s: float = 1.0,
+        webhook_policy: TargetPolicy | None = None,
     ) -> None:
         self.site = site
         self.mqtt = mqtt
@@ -103,7 +105,7 @@ class Collector:
         self.engine = StockEngine(site, self.calibration)
         self.alerts = AlertMonitor(site, self.engine, state)
         self._results_out: list[tuple[str, bytes, bool]] = []  # results, settings (retained?)
-        self.notifier = Notifier(site)
+        self.notifier = Notifier(site, webhook_policy or TargetPolicy())
         self._alerts_out: list[Alert] = []  # transitions not yet published (retained)
         self._outgoing = asyncio.Event()  # alerts or results wait to be published
         self._alert_lines: list[str] = []

@@ -188,6 +188,7 @@ def collector(
         _site(site_file),
         settings.mqtt,
         settings.influx,
+        webhook_policy=settings.webhook_policy(),
         spool_path=spool,
         spool_max_bytes=spool_max_mb * 1024 * 1024,
         state_path=state,
@@ -214,10 +215,12 @@ def api(
     from gudang.runtime import serve
 
     settings = _settings()
+    listen = settings.api.model_copy(update={"host": host or settings.api.host,
+                                             "port": port or settings.api.port})  # fmt: skip
+    settings = settings.model_copy(update={"api": listen})
     site = _site(site_file)
     app_ = create_app(site, settings)
-    serve(lambda stop: run_server(app_, host or settings.api.host, port or settings.api.port, stop,
-                                  settings.api))  # fmt: skip
+    serve(lambda stop: run_server(app_, listen.host, listen.port, stop, listen))
 
 
 api_key = typer.Typer(

@@ -8,11 +8,15 @@ never appear in a repr or a log line.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gudang.webtargets import TargetPolicy
 
 __all__ = ["ApiSettings", "InfluxSettings", "MqttSettings", "Settings"]
 
@@ -99,5 +103,30 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     influx: InfluxSettings = InfluxSettings()
     api: ApiSettings = ApiSettings()
+    webhook_allow: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR) webhooks may reach although not global internet "
+        'addresses, e.g. ["10.0.5.20/32"] for an ordering system on the LAN.',
+    )
     log_format: Literal["json", "console"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for n in value:
+            try:
+                ipaddress.ip_network(n, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{n!r} is not a network (e.g. 10.0.5.0/24): {exc}") from None
+        return value
+
+    def webhook_policy(self, api: bool = False) -> TargetPolicy:
+        """Where webhooks may go: never InfluxDB, nor (`api`) the API itself."""
+        deny = []
+        influx = urlsplit(self.influx.url)
+        if influx.hostname:
+            deny.append((influx.hostname, influx.port or (443 if influx.scheme == "https" else 80)))
+        if api:
+            deny.append((self.api.host, self.api.port))
+        return TargetPolicy(self.webhook_allow, deny)

@@ -13,6 +13,7 @@ from gudang.api.webhooks import Subscription
 from pydantic import BaseModel, Field
 
 from gudang.contract.messages import AlertKind
+from gudang.webtargets import TargetRefused, redact
 
 __all__ = ["router"]
 
@@ -72,7 +73,7 @@ class DeliveryList(BaseModel):
 
 
 def _out(s: Subscription) -> WebhookOut:
-    return WebhookOut(id=s.id, url=s.url, kinds=s.kinds, states=s.states,
+    return WebhookOut(id=s.id, url=redact(s.url), kinds=s.kinds, states=s.states,
                       created_at=s.created_at, created_by=s.created_by)  # fmt: skip
 
 
@@ -81,7 +82,13 @@ async def create(
     request: Request, body: WebhookRequest, key: ApiKey = Depends(need("admin"))
 ) -> WebhookCreated:
     """Subscribe a URL to alert transitions. The answer carries the signing
-    secret, once."""
+    secret, once. The URL must reach the internet, not the plant's own network
+    (loopback, private, link-local... addresses are refused unless the operator
+    allows their network with GUDANG_WEBHOOK_ALLOW), nor gudang's API or InfluxDB."""
+    try:
+        await request.app.state.webhook_policy.check(body.url)
+    except TargetRefused as exc:
+        raise ApiError(422, "target_refused", f"url: {exc}") from None
     sub, secret = ctx(request).webhooks.create(body.url, list(body.kinds), list(body.states),
                                                key.name)  # fmt: skip
     return WebhookCreated(**_out(sub).model_dump(), secret=secret)

@@ -21,6 +21,7 @@ from gudang import logs
 from gudang.contract import Alert
 from gudang.site import Site
 from gudang.webhooks import deliver, sign
+from gudang.webtargets import TargetPolicy, redact
 
 __all__ = ["Notifier", "sign"]
 
@@ -30,8 +31,9 @@ _ATTEMPTS = 5
 
 
 class Notifier:
-    def __init__(self, site: Site, *, retry_base_s: float = 1.0) -> None:
+    def __init__(self, site: Site, policy: TargetPolicy, *, retry_base_s: float = 1.0) -> None:
         self.site = site
+        self.policy = policy
         self.retry_base_s = retry_base_s
         self._queue: asyncio.Queue[Alert] = asyncio.Queue(maxsize=10_000)
         self.delivered = 0
@@ -74,23 +76,25 @@ class Notifier:
         self, http: httpx.AsyncClient, url: str, secret_env: str | None, alert: Alert
     ) -> None:
         secret: bytes | None = None
+        shown = redact(url)  # a password in the URL never reaches a log line
         if secret_env:
             secret = os.environ.get(secret_env, "").encode()
             if not secret:
-                log.error("webhook_secret_missing", url=url, variable=secret_env)
+                log.error("webhook_secret_missing", url=shown, variable=secret_env)
                 self.failed += 1
                 return
         tries = await deliver(http, url, alert.model_dump_json().encode(), secret,
-                              attempts=_ATTEMPTS, retry_base_s=self.retry_base_s)  # fmt: skip
+                              policy=self.policy, attempts=_ATTEMPTS,
+                              retry_base_s=self.retry_base_s)  # fmt: skip
         for t in tries[:-1]:
-            log.warning("webhook_retry", url=url, attempt=t.number, error=t.error)
+            log.warning("webhook_retry", url=shown, attempt=t.number, error=t.error)
         if tries[-1].ok:
             self.delivered += 1
-            log.info("webhook_delivered", url=url, kind=alert.kind, subject=alert.subject,
+            log.info("webhook_delivered", url=shown, kind=alert.kind, subject=alert.subject,
                      state=alert.state, attempt=len(tries))  # fmt: skip
         else:
             self.failed += 1
-            log.error("webhook_failed", url=url, kind=alert.kind, subject=alert.subject,
+            log.error("webhook_failed", url=shown, kind=alert.kind, subject=alert.subject,
                       error=tries[-1].error)  # fmt: skip
 
     async def _apprise(self, urls_env: str, language: str, alert: Alert) -> None:

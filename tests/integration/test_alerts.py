@@ -73,6 +73,7 @@ def test_alert_lifecycle(
 ) -> None:
     site = site_file(tmp_path, site_id, receiver.port)
     env = {
+        "GUDANG_WEBHOOK_ALLOW": '["127.0.0.1/32"]',  # the receiver is on loopback
         "GUDANG_TEST_WEBHOOK_SECRET": SECRET,
         # apprise's json:// target posts to our local receiver
         "GUDANG_TEST_APPRISE": f"json://127.0.0.1:{receiver.port}/apprise",

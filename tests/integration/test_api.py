@@ -83,7 +83,8 @@ class Stack:
 
 # Readings here are an hour old: the live view re-reads every bin each second.
 API_ENV = {"GUDANG_API__LIVE_POLL_S": "0.2", "GUDANG_API__LIVE_FULL_S": "1",
-           "GUDANG_API__WEBHOOK_RETRY_S": "0.2"}  # fmt: skip
+           "GUDANG_API__WEBHOOK_RETRY_S": "0.2",
+           "GUDANG_WEBHOOK_ALLOW": '["127.0.0.1/32"]'}  # fmt: skip  # receivers on loopback
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ on the plant network, holding one edge's broker password, can no longer do."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -277,3 +278,51 @@ def test_half_sent_requests_are_closed_and_valid_clients_still_served(
     finally:
         for s in slow:
             s.close()
+
+
+def test_webhook_targets_in_the_plants_network_are_refused(
+    tmp_path: Path,
+    site_id: str,
+    spawn: Callable[..., GudangProcess],
+    api_keys: dict[str, str],
+    influx_settings: InfluxSettings,
+) -> None:
+    """Every class of address the field trial reached (InfluxDB's /query ran
+    CREATE DATABASE) is a 422 naming why; with loopback allowed for a LAN
+    system, InfluxDB and the API itself are still refused; a password in a
+    URL is never shown back. Only loopback is ever contacted (for names)."""
+    import httpx
+
+    from gudang.testing import ApiClient, auth
+
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE.format(site_id=site_id))
+    admin = auth(api_keys["admin"])
+
+    def subscribe(api: ApiClient, url: str) -> httpx.Response:
+        return httpx.post(f"{api.base}/api/v1/webhooks", json={"url": url}, headers=admin,
+                          timeout=10)  # fmt: skip
+
+    strict = ApiClient.start(spawn, site, api_keys["read"])
+    influx_query = f"{influx_settings.url}/query?q=CREATE+DATABASE+pwned"
+    for url in [
+        influx_query, "http://localhost:9/", "http://[::1]:9/", "http://2130706433:9/",
+        "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://192.168.1.1/",
+        "http://[fd00::1]/", "http://224.0.0.1/", "http://0.0.0.0:9/", f"{strict.base}/healthz",
+    ]:  # fmt: skip
+        r = subscribe(strict, url)
+        assert r.status_code == 422, (url, r.text)
+        assert r.json()["code"] == "target_refused", r.json()
+    assert strict.proc is not None and strict.proc.stop() == 0
+
+    lan = ApiClient.start(spawn, site, api_keys["read"], GUDANG_WEBHOOK_ALLOW='["127.0.0.1/32"]')
+    for url in [influx_query, f"{lan.base}/api/v1/keys"]:
+        r = subscribe(lan, url)
+        assert r.status_code == 422 and "own API or InfluxDB" in r.json()["message"], r.text
+    ok = subscribe(lan, "http://ops:s3cret@127.0.0.1:9/hook")
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["url"] == "http://***@127.0.0.1:9/hook"
+    listed = httpx.get(f"{lan.base}/api/v1/webhooks", headers=admin, timeout=10).json()
+    assert "s3cret" not in json.dumps(listed)
+    shown = httpx.get(f"{influx_settings.url}/query", params={"q": "SHOW DATABASES"}, timeout=10)
+    assert shown.status_code == 200 and "pwned" not in shown.text
