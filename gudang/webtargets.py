@@ -105,7 +105,9 @@ class TargetPolicy:
         try:
             addresses = await self.resolve(host, port)
         except OSError as exc:
-            raise TargetRefused(f"cannot resolve {host}: {exc.strerror or exc}") from None
+            raise TargetRefused(f"cannot resolve {host[:100]}: {exc.strerror or exc}") from None
+        except (UnicodeError, ValueError):  # a name IDNA cannot encode
+            raise TargetRefused(f"{host[:100]!r} is not a valid host name") from None
         if not addresses:
             raise TargetRefused(f"{host} resolves to no address")
         denied = await self._denied()

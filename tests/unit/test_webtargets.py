@@ -32,6 +32,7 @@ DNS = {
 
 
 async def fake(host: str, port: int) -> list[str]:
+    host.encode("idna")  # as getaddrinfo does: a name IDNA cannot encode raises
     if host not in DNS:
         raise OSError(-2, "Name or service not known")
     return DNS[host]
@@ -62,6 +63,8 @@ def check(policy: TargetPolicy, url: str):  # type: ignore[no-untyped-def]
         "http://nowhere.invalid/",
         "ftp://erp.example.com/",
         "http:///path",
+        "http://\udbb6\ude30\u009aZS/",  # found by the API's fuzzing: was a 500
+        "http://" + "a" * 70 + ".example.com/",  # a label IDNA refuses
     ],
 )
 def test_the_plants_own_network_is_refused(url: str) -> None:
