@@ -69,9 +69,14 @@ def test_the_kept_schema_is_the_shared_reference() -> None:
     assert json.loads(kept.read_text())["title"] == "Compose Specification"
 
 
-def test_only_the_api_and_grafana_publish_ports() -> None:
+def test_only_the_tls_proxy_publishes_ports() -> None:
+    """The API and Grafana are reached through the TLS proxy, never raw."""
     services = load_yaml(ROOT / "docker-compose.yml")["services"]
-    assert {n for n, s in services.items() if s.get("ports")} == {"api", "grafana"}
+    assert {n for n, s in services.items() if s.get("ports")} == {"proxy"}
+    caddy = (ROOT / "deploy" / "caddy" / "Caddyfile").read_text()
+    assert caddy.count("{") == caddy.count("}")
+    assert "reverse_proxy api:8000" in caddy and "reverse_proxy grafana:3000" in caddy
+    assert "read_header" in caddy and "max_size" in caddy
     assert "demo" in services["demo-rack"]["profiles"]
     assert all(not s.get("profiles") for n, s in services.items() if n != "demo-rack")
 
