@@ -527,7 +527,7 @@ class Collector:
             self._sub = sub
             backoff = 0.5
             log.info("mqtt_subscribed", host=self.mqtt.host, port=self.mqtt.port,
-                     session_present=sub.session_present)  # fmt: skip
+                     session_present=sub.session_present, connection=self.generation)  # fmt: skip
             # The broker may have lost or rolled back its retained copy of our
             # state (a crash restores its last autosave): say it all again.
             for sku in self.site.skus:

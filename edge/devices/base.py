@@ -136,8 +136,10 @@ class DeviceSession(ABC):
             self.state = state
             self.reason = None if state == "online" else reason or "internal_error"
             self.detail = detail[:512] or None
+            # `reconnects` makes each line its own: a flapping device is not
+            # mistaken for one repeated line by the log's rate limit.
             log.info("device_state", device=self.device.id, state=state, reason=self.reason,
-                     detail=self.detail)  # fmt: skip
+                     detail=self.detail, reconnects=self.reconnects)  # fmt: skip
         if self.state is None:
             return
         status = DeviceStatus(
