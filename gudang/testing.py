@@ -11,12 +11,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -222,6 +223,55 @@ class MqttRecorder:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass
+class Mqtt5Session:
+    """One MQTT 5 connection as a given user: what the broker answered."""
+
+    client: mqtt.Client
+    connack: list[tuple[int, Any]]  # (reason code, CONNACK properties)
+    acks: list[int]  # PUBACK reason codes, in order
+    dropped: list[bool]  # the broker disconnected us
+
+    def publish(self, topic: str, payload: bytes, timeout: float = 30) -> None:
+        """QoS 1; returns once acknowledged or disconnected."""
+        before = len(self.acks)
+        self.client.publish(topic, payload, qos=1)
+        wait_for(lambda: len(self.acks) > before or self.dropped, timeout=timeout,
+                 what="PUBACK or disconnect")  # fmt: skip
+
+
+@contextlib.contextmanager
+def mqtt5_session(
+    port: int,
+    user: str | None,
+    password: str | None,
+    client_id: str = "",
+    *,
+    clean_start: bool = True,
+) -> Iterator[Mqtt5Session]:
+    """Connect to a broker on loopback as `user` (MQTT 5), wait for the CONNACK."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    if user:
+        c.username_pw_set(user, password)
+    session = Mqtt5Session(c, [], [], [])
+    c.on_connect = lambda _c, _u, _f, rc, props: session.connack.append((rc.value, props))
+    c.on_publish = lambda _c, _u, _mid, rc, _p: session.acks.append(rc.value)
+    c.on_disconnect = lambda *_a: session.dropped.append(True)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0
+    c.connect("127.0.0.1", port, clean_start=clean_start, properties=props)
+    c.loop_start()
+    try:
+        wait_for(lambda: session.connack, what="CONNACK")
+        yield session
+    finally:
+        c.loop_stop()
+        c.disconnect()
 
 
 def publish_all(

@@ -14,9 +14,7 @@ from typing import Any
 
 import httpx
 import jsonschema
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from ruamel.yaml import YAML
 
 from gudang.acl import acl
@@ -24,7 +22,7 @@ from gudang.contract import WeightReading
 from gudang.services import MosquittoServer
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import load_site, parse_site
-from gudang.testing import GudangProcess, MqttRecorder, wait_for
+from gudang.testing import GudangProcess, MqttRecorder, mqtt5_session, wait_for
 
 ROOT = Path(__file__).parents[2]
 # The Compose Specification's JSON Schema: the project's shared reference copy
@@ -159,26 +157,13 @@ bins:
 
 
 def _publish(port: int, user: str | None, password: str | None, topic: str) -> int:
-    """Connect as `user` (MQTT 5) and publish once at QoS 1; the PUBACK reason code."""
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    if user:
-        c.username_pw_set(user, password)
-    codes: list[int] = []
-    c.on_publish = lambda _c, _u, _mid, rc, _p: codes.append(rc.value)
-    connected: list[int] = []
-    c.on_connect = lambda _c, _u, _f, rc, _p: connected.append(rc.value)
-    c.connect("127.0.0.1", port)
-    c.loop_start()
-    try:
-        wait_for(lambda: connected, what="CONNACK")
-        if connected[0] != 0:
-            return -connected[0]
-        c.publish(topic, b"{}", qos=1)
-        wait_for(lambda: codes, what="PUBACK")
-        return codes[0]
-    finally:
-        c.loop_stop()
-        c.disconnect()
+    """Connect as `user` (MQTT 5) and publish once at QoS 1; the PUBACK reason
+    code, or minus the CONNACK reason code when refused."""
+    with mqtt5_session(port, user, password) as session:
+        if session.connack[0][0] != 0:
+            return -session.connack[0][0]
+        session.publish(topic, b"{}")
+        return session.acks[0]
 
 
 def test_shipped_broker_config_enforces_users_and_per_edge_acl(

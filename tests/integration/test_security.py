@@ -7,18 +7,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.client import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
 from gudang.acl import acl
 from gudang.contract import WeightReading, now_ms
 from gudang.contract.messages import MAX_MESSAGE_BYTES
 from gudang.services import MosquittoServer
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import parse_site
-from gudang.testing import GudangProcess, MqttRecorder, influx_rows, wait_for
+from gudang.testing import GudangProcess, MqttRecorder, influx_rows, mqtt5_session, wait_for
 
 SITE = """\
 site: {{id: {site_id}, name: Security}}
@@ -35,20 +30,8 @@ USERS = {"collector": "c-pw", "api": "a-pw", "edge-1": "e1-pw", "monitor": "m-pw
 def _take_over(port: int, client_id: str) -> int:
     """Connect as edge-1 with `client_id` and a clean start (which wipes a
     session of that id), then leave; the CONNACK reason code."""
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    c.username_pw_set("edge-1", USERS["edge-1"])
-    connected: list[int] = []
-    c.on_connect = lambda _c, _u, _f, rc, _p: connected.append(rc.value)
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = 0
-    c.connect("127.0.0.1", port, clean_start=True, properties=props)
-    c.loop_start()
-    try:
-        wait_for(lambda: connected, what="CONNACK")
-        return connected[0]
-    finally:
-        c.disconnect()
-        c.loop_stop()
+    with mqtt5_session(port, "edge-1", USERS["edge-1"], client_id) as session:
+        return session.connack[0][0]
 
 
 def test_no_broker_user_can_take_over_the_collectors_session(
@@ -120,30 +103,10 @@ def test_an_oversize_message_is_refused_to_its_publisher_not_dropped_silently(
 def _publish_as_edge(port: int, topic: str, payload: bytes) -> tuple[int, list[int], bool]:
     """Publish once as edge-1 (MQTT 5, QoS 1): the maximum packet size the
     broker announced, the PUBACK reason codes, and whether it disconnected us."""
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    c.username_pw_set("edge-1", USERS["edge-1"])
-    acked: list[int] = []
-    c.on_publish = lambda _c, _u, _mid, rc, _p: acked.append(rc.value)
-    connected: list[int] = []
-    limit: list[int] = []
-
-    def on_connect(_c: object, _u: object, _f: object, rc: object, props: Properties) -> None:
-        connected.append(1)
-        limit.append(getattr(props, "MaximumPacketSize", 0))
-
-    c.on_connect = on_connect
-    dropped: list[bool] = []
-    c.on_disconnect = lambda *_a: dropped.append(True)
-    c.connect("127.0.0.1", port)
-    c.loop_start()
-    try:
-        wait_for(lambda: connected, what="CONNACK")
-        c.publish(topic, payload, qos=1)
-        wait_for(lambda: acked or dropped, timeout=30, what="PUBACK or disconnect")
-        return limit[0], acked, bool(dropped)
-    finally:
-        c.loop_stop()
-        c.disconnect()
+    with mqtt5_session(port, "edge-1", USERS["edge-1"]) as session:
+        session.publish(topic, payload)
+        limit = getattr(session.connack[0][1], "MaximumPacketSize", 0)
+        return limit, session.acks, bool(session.dropped)
 
 
 TIME_ENDPOINTS = [
