@@ -13,6 +13,7 @@ demo: setup
 test: setup test-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/typecheck.py
 	$(BIN)/pytest
 
 setup: system-packages $(STAMP)
@@ -34,6 +35,7 @@ $(STAMP): pyproject.toml
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/typecheck.py
 
 # Regenerates docs/schema/*.json from the contract models.
 schema: setup

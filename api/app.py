@@ -13,6 +13,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gudang import __version__, logs
 from gudang.api.auth import ApiError
 from gudang.api.bridge import Bridge
 from gudang.api.context import Context, ctx
@@ -24,11 +29,6 @@ from gudang.api.models import ErrorBody, Health
 from gudang.api.routes import admin, alerts, devices, events, stock
 from gudang.api.routes import webhooks as webhook_routes
 from gudang.api.webhooks import Dispatcher, WebhookStore
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from gudang import __version__, logs
 from gudang.errors import StorageError
 from gudang.influx import InfluxClient
 from gudang.settings import Settings

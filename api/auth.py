@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
 from gudang.api.context import ctx
 from gudang.api.keys import ApiKey, Scope, allows
 

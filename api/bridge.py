@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiomqtt
-from gudang.api.hub import EventHub
 from pydantic import ValidationError
 
 from gudang import logs
+from gudang.api.hub import EventHub
 from gudang.contract import (
     Alert,
     AlertAck,
@@ -202,7 +202,7 @@ class Bridge:
     async def calibrate(
         self, bin_id: str, op: str, by: str, pieces: int | None = None, timeout_s: float = 10.0
     ) -> CalibrationResult:
-        req = Calibrate(id=secrets.token_hex(8), op=op, pieces=pieces, by=by, ts=now_ms())  # type: ignore[arg-type]
+        req = Calibrate(id=secrets.token_hex(8), op=op, pieces=pieces, by=by, ts=now_ms())
         name = topic(TopicKind.CALIBRATE, self.site_id, bin_id=bin_id)
         return await self._request(name, req.model_dump_json().encode(), req.id, timeout_s)  # type: ignore[no-any-return]
 
@@ -210,7 +210,7 @@ class Bridge:
         self, device_id: str, op: str, by: str, timeout_s: float = 10.0
     ) -> CommandReply:
         """Tare, zero or re-read a device through its edge; its reply."""
-        cmd = Command(id=secrets.token_hex(8), op=op, ts=now_ms(), issued_by=by)  # type: ignore[arg-type]
+        cmd = Command(id=secrets.token_hex(8), op=op, ts=now_ms(), issued_by=by)
         name = topic(TopicKind.COMMAND, self.site_id, device_id=device_id)
         body = cmd.model_dump_json().encode()
         return await self._request(name, body, cmd.id, timeout_s, "the device's edge")  # type: ignore[no-any-return]

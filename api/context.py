@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Request
+
 from gudang.api.bridge import Bridge
 from gudang.api.hub import EventHub
 from gudang.api.keys import KeyStore
 from gudang.api.live import LiveStock
 from gudang.api.webhooks import WebhookStore
-
 from gudang.influx import InfluxClient
 from gudang.site import Site
 

@@ -86,7 +86,8 @@ class BodyLimits:
             if not sent:
                 sent = True
                 return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()  # http.disconnect, when it comes
+            message: Message = await receive()  # http.disconnect, when it comes
+            return message
 
         await self.app(scope, replay, send)
 

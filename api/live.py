@@ -18,9 +18,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from gudang.api.hub import EventHub
-
 from gudang import logs
+from gudang.api.hub import EventHub
 from gudang.errors import StorageError
 from gudang.influx import InfluxClient, quote_ident
 from gudang.influx.schema import BIN_STOCK

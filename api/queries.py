@@ -9,7 +9,6 @@ query (tests/integration/test_api.py tries).
 from __future__ import annotations
 
 from gudang.api.models import HistoryPoint, MovementOut
-
 from gudang.contract import Alert, LocalizedText
 from gudang.errors import StorageError
 from gudang.influx import InfluxClient, Series, duration, quote_ident
@@ -138,7 +137,7 @@ async def alert_history(
         for row in s.rows():
             out.append(
                 Alert(
-                    kind=s.tags["kind"], subject=s.tags["subject"], state=row["state"],  # type: ignore[arg-type]
+                    kind=s.tags["kind"], subject=s.tags["subject"], state=row["state"],
                     raised_at=int(row["raised_at"]), updated_at=int(row["time"]),
                     value=row.get("value"),
                     text=LocalizedText(id=row.get("text_id") or "", en=row.get("text_en") or ""),

@@ -13,8 +13,8 @@ from collections.abc import Generator
 
 import uvicorn
 from fastapi import FastAPI
-from gudang.api.limits import TimedH11Protocol
 
+from gudang.api.limits import TimedH11Protocol
 from gudang.settings import ApiSettings
 
 __all__ = ["run_server"]

@@ -13,7 +13,6 @@ from typing import Any
 
 from gudang.api.live import Level
 from gudang.api.models import ReorderItem, StockStatus
-
 from gudang.contract import SkuSettings
 from gudang.site import Bin, Site, Sku
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from gudang.api.hub import Event, EventHub
 
 from gudang import logs
+from gudang.api.hub import Event, EventHub
 from gudang.contract import Alert
 from gudang.sqlite import open_db
 from gudang.webhooks import deliver

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 import httpx
-from gudang.api.keys import KeyStore
 
+from gudang.api.keys import KeyStore
 from gudang.services import InfluxServer, free_port
 from gudang.settings import InfluxSettings
 from gudang.testing import GudangProcess, auth, wait_for

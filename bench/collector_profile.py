@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from collector_throughput import SITE, T0, payloads, write_site
+
 from gudang.collector.mqtt import Publish
 from gudang.collector.service import Collector
-
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site.loader import load_site
 

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
-from gudang.collector.mqtt.codec import Decoder, Puback, encode_connect, encode_publish
 from paho.mqtt.enums import CallbackAPIVersion
 
+from gudang.collector.mqtt.codec import Decoder, Puback, encode_connect, encode_publish
 from gudang.contract import WeightReading
 from gudang.services import InfluxServer, MosquittoServer
 from gudang.settings import InfluxSettings, MqttSettings

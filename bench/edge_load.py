@@ -24,14 +24,13 @@ import time
 from pathlib import Path
 
 from gudang.edge.registry import DRIVERS
+from gudang.services import MosquittoServer, free_port
+from gudang.settings import InfluxSettings, MqttSettings
 from gudang.sim.ad_continuous import encode_display
 from gudang.sim.control import ControlClient
 from gudang.sim.rfid import rdm6300_frame
 from gudang.sim.scale_model import Display
 from gudang.sim.toledo import encode_frame, with_even_parity
-
-from gudang.services import MosquittoServer, free_port
-from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import Device
 from gudang.testing import GudangProcess, service_env, wait_for
 

@@ -15,7 +15,6 @@ from gudang.collector.calibration import Calibration
 from gudang.collector.movements import BinHistory, Movement
 from gudang.collector.points import bin_stock_line, movement_fields, movement_line, reading_line
 from gudang.collector.stock import bin_levels, level_error_kg
-
 from gudang.contract import TagEvent, WeightReading
 from gudang.influx import FieldValue, line, series_key
 from gudang.influx.schema import BIN_STOCK, MOVEMENT, READING, TAG_EVENT

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from gudang.collector.stock import to_kg
 from pydantic import BaseModel, ValidationError
 
+from gudang.collector.stock import to_kg
 from gudang.contract import (
     AlertAck,
     Calibrate,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from gudang.collector.movements import Movement
 from gudang.collector.stock import BinLevel, to_kg
-
 from gudang.contract import WeightReading
 from gudang.influx import FieldValue, Point
 from gudang.influx.schema import BIN_STOCK, READING

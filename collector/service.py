@@ -20,6 +20,7 @@ import re
 import uuid
 from pathlib import Path
 
+from gudang import __version__, logs
 from gudang.collector.alerts.monitor import AlertMonitor
 from gudang.collector.alerts.notify import Notifier
 from gudang.collector.calibration import Calibration, CalibrationError
@@ -32,8 +33,6 @@ from gudang.collector.mqtt import ConnectionLost, Publish, Subscriber
 from gudang.collector.seed import spooled_levels
 from gudang.collector.spool import MIN_SPOOL_BYTES, Spool
 from gudang.collector.writer import Acks, DurableWriter, Seen
-
-from gudang import __version__, logs
 from gudang.contract import (
     Alert,
     AlertAck,
@@ -332,8 +331,8 @@ class Collector:
                 return
 
     def _status(self, state: str, reason: str | None = None) -> bytes:
-        status = DeviceStatus(subject="collector", id=self.member, state=state,  # type: ignore[arg-type]
-                              reason=reason,  # type: ignore[arg-type]
+        status = DeviceStatus(subject="collector", id=self.member, state=state,
+                              reason=reason,
                               boot_id=self.boot_id, ts=now_ms(),
                               firmware=f"gudang {__version__}")  # fmt: skip
         return status.model_dump_json().encode()

@@ -28,9 +28,8 @@ import random
 import time
 from collections.abc import Callable
 
-from gudang.collector.spool import Spool
-
 from gudang import logs
+from gudang.collector.spool import Spool
 from gudang.errors import StorageError
 from gudang.influx import InfluxClient
 from gudang.runtime import sleep_or_stop
@@ -187,7 +186,7 @@ class DurableWriter:
             if await self._try_write(body, points):
                 self.spool.remove(row_id)
                 backoff = 0.5
-                if self.spool.empty:
+                if self.spool.batches == 0:  # (not .empty: mypy holds it False from above)
                     log.info("spool_drained", points_written=self.points_written)
                 continue
             await asyncio.sleep(backoff * random.uniform(0.5, 1.5))

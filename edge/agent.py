@@ -6,15 +6,15 @@ import asyncio
 import uuid
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from gudang import __version__, logs
+from gudang.contract import Command, DeadLetter, TopicKind, now_ms, parse, topic
 from gudang.edge.devices import DeviceSession, EdgeContext
 from gudang.edge.outbox import Outbox
 from gudang.edge.outgoing import Outgoing
 from gudang.edge.publisher import Publisher
 from gudang.edge.registry import session_for
-from pydantic import ValidationError
-
-from gudang import __version__, logs
-from gudang.contract import Command, DeadLetter, TopicKind, now_ms, parse, topic
 from gudang.errors import ConfigError, ConfigProblem
 from gudang.runtime import sleep_or_stop
 from gudang.settings import MqttSettings

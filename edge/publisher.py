@@ -18,14 +18,14 @@ import time
 from collections.abc import Awaitable, Callable
 
 import aiomqtt
-from gudang.edge.outbox import POLICY, Outbox
-from gudang.edge.outgoing import Outgoing
 from pydantic import ValidationError
 
 from gudang import logs
 from gudang.contract import Confirmation, DeviceStatus, TopicKind, now_ms, parse, topic
 from gudang.contract.messages import MAX_MESSAGE_BYTES
 from gudang.contract.topics import subscription
+from gudang.edge.outbox import POLICY, Outbox
+from gudang.edge.outgoing import Outgoing
 from gudang.mqtt import make_client
 from gudang.runtime import sleep_or_stop
 from gudang.settings import MqttSettings
@@ -117,8 +117,8 @@ class Publisher:
         status = DeviceStatus(
             subject="edge",
             id=self.edge_id,
-            state=state,  # type: ignore[arg-type]
-            reason=reason,  # type: ignore[arg-type]
+            state=state,
+            reason=reason,
             boot_id=self.boot_id,
             ts=now_ms(),
             protocol=f"outbox policy {POLICY}",
@@ -222,7 +222,7 @@ class Publisher:
                 self._collector_status(parsed.levels["member"], payload)
             elif self.on_command is not None:
                 # A command may take seconds at the device: never block the reader.
-                task = asyncio.create_task(self.on_command(name, payload))
+                task = asyncio.ensure_future(self.on_command(name, payload))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 

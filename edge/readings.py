@@ -27,10 +27,9 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from gudang.contract.units import KG_PER
 from gudang.edge.plateau import K, NoiseEstimate, Plateau
 from gudang.edge.protocols.base import ScaleFrame
-
-from gudang.contract.units import KG_PER
 from gudang.site.counting import Z
 
 __all__ = ["Decision", "ReadingFilter"]

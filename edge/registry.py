@@ -22,7 +22,6 @@ from gudang.edge.protocols import (
     ToledoDecoder,
     UhfM100Decoder,
 )
-
 from gudang.site import Device
 
 __all__ = ["DRIVERS", "Driver", "decoder_for", "session_for"]

@@ -12,11 +12,11 @@ import json
 import socket
 from typing import Any
 
-from gudang.sim.ops import OP_ADAPTER
-from gudang.sim.site import SimError, SimSite
 from pydantic import ValidationError
 
 from gudang import logs
+from gudang.sim.ops import OP_ADAPTER
+from gudang.sim.site import SimError, SimSite
 
 __all__ = ["ControlClient", "serve_control"]
 

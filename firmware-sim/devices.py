@@ -6,14 +6,13 @@ import asyncio
 import os
 import time
 
+from gudang.runtime import sleep_or_stop
 from gudang.sim.ad_continuous import encode_display
 from gudang.sim.mt_sics import MtSicsResponder
 from gudang.sim.ports import SimPort
 from gudang.sim.rfid import Rdm6300Emitter, UhfResponder
 from gudang.sim.scale_model import LoadModel
 from gudang.sim.toledo import encode_frame, with_even_parity
-
-from gudang.runtime import sleep_or_stop
 
 __all__ = [
     "PolledScale",

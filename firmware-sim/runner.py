@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from gudang import logs
 from gudang.sim.control import serve_control
 from gudang.sim.scenario import Scenario, run_scenario
 from gudang.sim.site import SimSite
-
-from gudang import logs
 from gudang.site import Site
 
 __all__ = ["run_sim"]

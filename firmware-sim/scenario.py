@@ -15,14 +15,14 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from gudang.sim.ops import OP_ADAPTER, Op
-from gudang.sim.site import SimError, SimSite
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ruamel.yaml import YAML
 
 from gudang import logs
 from gudang.errors import ConfigError, ConfigProblem
 from gudang.runtime import sleep_or_stop
+from gudang.sim.ops import OP_ADAPTER, Op
+from gudang.sim.site import SimError, SimSite
 
 __all__ = ["Scenario", "load_scenario", "run_scenario"]
 

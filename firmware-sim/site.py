@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gudang import logs
 from gudang.sim.devices import (
     PolledScale,
     Rdm6300Reader,
@@ -36,8 +37,6 @@ from gudang.sim.ops import (
 from gudang.sim.ports import PtyPort, SimPort, TcpPort
 from gudang.sim.rfid import FieldTag
 from gudang.sim.scale_model import LoadModel
-
-from gudang import logs
 from gudang.site import Bin, Device, Site
 
 __all__ = ["SimError", "SimSite"]

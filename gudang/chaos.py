@@ -125,6 +125,10 @@ class _Rig:
         with ControlClient(self.control) as sim:
             sim.send(**op)
 
+    def online_again(self, before: int) -> Callable[[], bool]:
+        """Every scale has come online since `before` online events."""
+        return lambda: self.devices_online() >= before + len(BINS)
+
     def devices_online(self) -> int:
         return sum(e.get("state") == "online" for e in self.edge.events()
                    if e["event"] == "device_state")  # fmt: skip
@@ -212,8 +216,8 @@ def run_chaos(
                         rig.sim = rig.start_sim(qty)
                         # Back on every port before the next pick (else two
                         # picks could merge while a scale is unread).
-                        wait_for(lambda o=online: rig.devices_online() >= o + len(BINS),
-                                 timeout=30, what="the edge back on every scale")  # fmt: skip
+                        wait_for(rig.online_again(online), timeout=30,
+                                 what="the edge back on every scale")  # fmt: skip
                     elif rig.influx.running:
                         rig.influx.kill()
                         influx_down_until = step + rng.randint(2, 5)

@@ -85,7 +85,7 @@ def _get_stock(url: str, key: str) -> dict[str, Any] | None:
         resp = httpx.get(url, timeout=2.0, headers={"Authorization": f"Bearer {key}"})
     except httpx.HTTPError:
         return None
-    return resp.json() if resp.status_code == 200 else None  # type: ignore[no-any-return]
+    return resp.json() if resp.status_code == 200 else None
 
 
 def run_demo(

@@ -83,8 +83,8 @@ class ApiSettings(BaseModel):
         description="A request's headers, and then its body, must arrive within this; a "
         "slower one is closed (headers) or answered 408 (body).",
     )
-    keep_alive_s: float = Field(
-        default=5.0, gt=0, le=300, description="An idle kept-alive connection is closed after this."
+    keep_alive_s: int = Field(
+        default=5, ge=1, le=300, description="An idle kept-alive connection is closed after this."
     )
     max_connections: int = Field(
         default=256,

@@ -180,7 +180,7 @@ class MqttRecorder:
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=not persistent
         )
-        self._client.reconnect_delay_set(min_delay=0.1, max_delay=1)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=1)
         if settings.username is not None:
             pw = settings.password.get_secret_value() if settings.password else None
             self._client.username_pw_set(settings.username, pw)
@@ -203,7 +203,7 @@ class MqttRecorder:
 
     def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         with self._lock:
-            self.messages.append((msg.topic, msg.payload, bool(msg.retain)))
+            self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
 
     def on(self, topic_suffix: str) -> list[dict[str, Any]]:
         """JSON payloads of messages whose topic ends with `topic_suffix`."""
@@ -262,7 +262,7 @@ def mqtt5_session(
     c.on_connect = lambda _c, _u, _f, rc, props: session.connack.append((rc.value, props))
     c.on_publish = lambda _c, _u, _mid, rc, _p: session.acks.append(rc.value)
     c.on_disconnect = lambda *_a: session.dropped.append(True)
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 0
     c.connect("127.0.0.1", port, clean_start=clean_start, properties=props)
     c.loop_start()

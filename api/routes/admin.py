@@ -5,6 +5,7 @@ reading, applies it from then on, records who and when, and answers."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+
 from gudang.api.auth import ApiError, need
 from gudang.api.bridge import BrokerUnavailable
 from gudang.api.context import ctx

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+
 from gudang.api.auth import ApiError, need
 from gudang.api.bridge import BrokerUnavailable
 from gudang.api.context import ctx
 from gudang.api.models import Accepted, AckRequest, AlertList, ErrorBody
 from gudang.api.queries import alert_history
 from gudang.api.routes.params import time_range
-
 from gudang.contract.messages import ALERT_KINDS
 
 __all__ = ["router"]

@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
 from gudang.api.auth import ApiError, need
 from gudang.api.bridge import BrokerUnavailable
 from gudang.api.context import ctx
 from gudang.api.models import DeviceList, DeviceOut, ErrorBody
-from pydantic import BaseModel, Field
-
 from gudang.contract import CommandReply
 from gudang.contract.messages import CommandOp
 

@@ -7,7 +7,6 @@ import time
 from datetime import UTC, datetime
 
 from gudang.api.auth import ApiError
-
 from gudang.influx import duration
 
 __all__ = ["interval_ms", "parse_time", "time_range"]

@@ -10,6 +10,9 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from pydantic_core import to_json
+
 from gudang.api.auth import ApiError, need
 from gudang.api.bridge import BrokerUnavailable
 from gudang.api.context import ctx
@@ -26,9 +29,6 @@ from gudang.api.models import (
 from gudang.api.queries import MAX_POINTS, history, movements
 from gudang.api.routes.params import interval_ms, time_range
 from gudang.api.stock import bin_stock, effective, reorder, site_stock, sku_stock
-from pydantic import BaseModel, Field
-from pydantic_core import to_json
-
 from gudang.contract import SkuSettings
 from gudang.site import Sku
 
@@ -171,7 +171,7 @@ async def _history(
         raise ApiError(422, "invalid_request",
                        f"more than {MAX_POINTS} intervals: choose a longer interval")  # fmt: skip
     points = await history(c.db, c.site.site.id, where, subject, s, e, interval)
-    h = History(subject=subject, unit=unit, interval=interval, start=s, end=e, points=points)  # type: ignore[arg-type]
+    h = History(subject=subject, unit=unit, interval=interval, start=s, end=e, points=points)
     return _csv(h) if fmt == "csv" else h
 
 

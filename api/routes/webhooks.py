@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
 from gudang.api.auth import ApiError, need
 from gudang.api.context import ctx
 from gudang.api.keys import ApiKey
 from gudang.api.webhooks import Subscription
-from pydantic import BaseModel, Field
-
 from gudang.contract.messages import AlertKind
 from gudang.webtargets import TargetRefused, redact
 
@@ -27,12 +27,12 @@ class WebhookRequest(BaseModel):
         pattern=r"^https?://[^\s]{1,2000}$", examples=["https://erp.example/hooks/gudang"]
     )
     kinds: list[AlertKind] = Field(
-        default_factory=lambda: ["low_stock", "reorder_point"],
+        default_factory=lambda: list[AlertKind](["low_stock", "reorder_point"]),
         max_length=5,
         description="Alert kinds to send; empty: every kind.",
     )
     states: list[AlertState] = Field(
-        default_factory=lambda: ["raised", "cleared"],
+        default_factory=lambda: list[AlertState](["raised", "cleared"]),
         max_length=3,
         description="Transitions to send; empty: every transition.",
     )

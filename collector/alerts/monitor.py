@@ -13,7 +13,6 @@ from gudang.collector.alerts.rules import AlertBook, Condition
 from gudang.collector.alerts.store import AlertStore
 from gudang.collector.engine import StockEngine
 from gudang.collector.movements import Movement
-
 from gudang.contract import Alert, AlertAck, DeviceStatus, WeightReading
 from gudang.contract.messages import AlertKind
 from gudang.site import Bin, Site
@@ -167,14 +166,15 @@ class AlertMonitor:
         total = self._sku_total[sku_id]
         out: list[Alert] = []
         hyst = sku.alert_hysteresis
-        for kind, threshold, text in (
+        judged: tuple[tuple[AlertKind, float, texts.Text], ...] = (
             ("low_stock", sku.minimum, texts.low_stock(sku, total)),
             ("reorder_point", sku.reorder_point, texts.reorder_point(sku, total)),
-        ):
+        )
+        for kind, threshold, text in judged:
             cond: Condition = (
                 "bad" if total <= threshold else "good" if total >= threshold + hyst else "between"
             )
-            if cond != "bad" and self.book.idle(kind, sku_id):  # type: ignore[arg-type]
+            if cond != "bad" and self.book.idle(kind, sku_id):
                 continue
             self._record(self.book.observe(kind, sku_id, cond, ts, text, round(total, 3)), out)
         return out

@@ -43,7 +43,7 @@ class AlertStore:
 
     def latest(self) -> list[Alert]:
         """The newest state of every alert ever raised, saved or not yet."""
-        newest = {(a.kind, a.subject): a for a in self.load()}
+        newest: dict[tuple[str, str], Alert] = {(a.kind, a.subject): a for a in self.load()}
         newest.update(self._unsaved)
         return list(newest.values())
 

@@ -43,7 +43,6 @@ from gudang.collector.mqtt.codec import (
     encode_publish,
     encode_subscribe,
 )
-
 from gudang.settings import MqttSettings
 
 __all__ = ["ConnectionLost", "Subscriber"]
@@ -158,7 +157,7 @@ class Subscriber:
             )
         except (OSError, TimeoutError) as exc:
             raise ConnectionLost(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
-        self._transport = transport  # type: ignore[assignment]
+        self._transport = transport
         self._heard = loop.time()
         try:
             await self._handshake()

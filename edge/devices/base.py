@@ -13,13 +13,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from gudang.edge.outgoing import Outgoing, RowKind
-from gudang.edge.protocols import Decoder
-from gudang.edge.transport import open_device
-
 from gudang import logs
 from gudang.contract import Command, CommandReply, DeviceStatus, TopicKind, now_ms, topic
 from gudang.contract.messages import DeviceReason
+from gudang.edge.outgoing import Outgoing, RowKind
+from gudang.edge.protocols import Decoder
+from gudang.edge.transport import open_device
 from gudang.errors import TransportError
 from gudang.runtime import sleep_or_stop
 from gudang.site import Device
@@ -146,7 +145,7 @@ class DeviceSession(ABC):
             subject="device",
             id=self.device.id,
             edge=self.device.edge,
-            state=self.state,  # type: ignore[arg-type]
+            state=self.state,
             reason=self.reason,
             detail=self.detail,
             boot_id=self.ctx.boot_id,
@@ -154,7 +153,7 @@ class DeviceSession(ABC):
             protocol=self.device.protocol,
             firmware=self.ctx.firmware,
             counters=self.counters(),
-            **self.status_extra(),  # type: ignore[arg-type]
+            **self.status_extra(),
         )
         self.emit(TopicKind.DEVICE_STATUS, "status", status.model_dump_json().encode(), retain=True)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+from gudang.contract import TagEvent, TopicKind
 from gudang.edge.devices.base import DeviceSession, EdgeContext
 from gudang.edge.presence import Presence, PresenceEvent
 from gudang.edge.protocols import Decoder, TagRead
 from gudang.edge.protocols.uhf_m100 import single_poll
-
-from gudang.contract import TagEvent, TopicKind
 from gudang.runtime import sleep_or_stop
 from gudang.site import Device
 

@@ -6,15 +6,15 @@ import asyncio
 import time
 from collections import deque
 
+from gudang import logs
+from gudang.contract import Command, CommandReply, TopicKind, WeightReading
+from gudang.contract.units import KG_PER, MASS_UNITS, to_kg
 from gudang.edge.devices.base import DeviceSession, EdgeContext
+from gudang.edge.outgoing import RowKind
 from gudang.edge.protocols import Decoder, Event, Reply, ScaleFrame
 from gudang.edge.protocols.mt_sics import encode_command
 from gudang.edge.readings import Decision, ReadingFilter
 from gudang.edge.stabilizer import Stabilizer
-
-from gudang import logs
-from gudang.contract import Command, CommandReply, TopicKind, WeightReading
-from gudang.contract.units import KG_PER, MASS_UNITS, to_kg
 from gudang.runtime import sleep_or_stop
 from gudang.site import Device
 
@@ -84,7 +84,7 @@ class ScaleSession(DeviceSession):
             seq=self.next_seq(),
             ts=self.ctx.clock(),
             weight=frame.weight if frame.state == "ok" else None,
-            unit=frame.unit if frame.unit in MASS_UNITS else "kg",  # type: ignore[arg-type]
+            unit=frame.unit if frame.unit in MASS_UNITS else "kg",
             mode="net" if frame.mode == "net" else "gross",
             stable=bool(frame.stable),
             state=frame.state,
@@ -93,7 +93,7 @@ class ScaleSession(DeviceSession):
             spread=decision.spread,
             noise=decision.noise,
         )
-        row = "heartbeat" if reason == "heartbeat" else "change"
+        row: RowKind = "heartbeat" if reason == "heartbeat" else "change"
         self.emit(TopicKind.READING, row, msg.model_dump_json().encode(), seq=msg.seq)
 
     def status_extra(self) -> dict[str, float | int | None]:

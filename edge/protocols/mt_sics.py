@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from gudang.edge.protocols.base import Event, Reply, ScaleFrame
 from gudang.edge.protocols.framing import LineDecoder
-
 from gudang.errors import LocalProtocolError
 
 __all__ = ["COMMANDS", "MtSicsDecoder", "encode_command"]

@@ -17,7 +17,9 @@ skipped up to the next STX. With ``checksum=False`` the frame is 17 bytes.
 
 from __future__ import annotations
 
-from gudang.edge.protocols.base import ScaleFrame
+from typing import Literal
+
+from gudang.edge.protocols.base import ScaleFrame, ScaleState
 from gudang.edge.protocols.framing import StartByteDecoder
 
 __all__ = ["ToledoDecoder"]
@@ -58,10 +60,10 @@ class ToledoDecoder(StartByteDecoder[ScaleFrame]):
         weight = round(int(digits.replace(b" ", b"0")) * scale, places)
         tare = round(int(tare_digits.replace(b" ", b"0")) * scale, places)
         unit = "kg" if swb & 0x10 else "lb"
-        mode = "net" if swb & 0x01 else "gross"
+        mode: Literal["gross", "net"] = "net" if swb & 0x01 else "gross"
         negative = bool(swb & 0x02)
         if swb & 0x04:
-            state = "underload" if negative else "overload"
+            state: ScaleState = "underload" if negative else "overload"
             return ScaleFrame(None, unit, mode, stable=False, state=state, tare=tare)
         return ScaleFrame(
             -weight if negative else weight, unit, mode, stable=not swb & 0x08, tare=tare

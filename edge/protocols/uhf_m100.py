@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from gudang.edge.protocols.base import Event, Reply, TagRead
 from gudang.edge.protocols.framing import StartByteDecoder
-
 from gudang.errors import LocalProtocolError
 
 __all__ = ["MAX_PAYLOAD", "UhfM100Decoder", "multi_poll", "single_poll", "stop"]

@@ -37,7 +37,7 @@ def _checked(text: str, what: str) -> str:
 def _field_value(value: FieldValue) -> str:
     kind = type(value)
     if kind is float:
-        if value != value or value in (math.inf, -math.inf):  # type: ignore[operator]
+        if value != value or value in (math.inf, -math.inf):
             raise ValueError(f"field value must be finite, got {value!r}")
         return repr(value)
     if kind is bool:  # before int: bool is an int subclass

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from gudang.api.keys import SCOPES, KeyStore
 
+from gudang.api.keys import SCOPES, KeyStore
 from gudang.services import MosquittoServer, free_port
 from gudang.services.process import find_binary
 from gudang.settings import InfluxSettings, MqttSettings

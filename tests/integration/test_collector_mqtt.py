@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from gudang.collector.mqtt import ConnectionLost, Subscriber
 
+from gudang.collector.mqtt import ConnectionLost, Subscriber
 from gudang.services import MosquittoServer
 from gudang.settings import MqttSettings
 from gudang.testing import MqttRecorder

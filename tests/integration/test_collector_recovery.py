@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from gudang.sim.control import ControlClient
 
 from gudang.contract import TagEvent, WeightReading, now_ms
 from gudang.services import InfluxServer, MosquittoServer, free_port
 from gudang.settings import InfluxSettings, MqttSettings
+from gudang.sim.control import ControlClient
 from gudang.testing import (
     ApiClient,
     GudangProcess,

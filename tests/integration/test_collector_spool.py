@@ -15,7 +15,6 @@ from pathlib import Path
 
 from gudang.collector.spool import Spool
 from gudang.collector.writer import Acks, DurableWriter, Seen
-
 from gudang.influx import InfluxClient
 from gudang.services import InfluxServer
 from gudang.settings import InfluxSettings

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from gudang.sim.control import ControlClient
 
 from gudang.services import free_port
+from gudang.sim.control import ControlClient
 from gudang.testing import GudangProcess, http_ok, wait_for
 
 ROOT = Path(__file__).parents[2]

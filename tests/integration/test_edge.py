@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from gudang.sim.control import ControlClient
-
 from gudang.services import free_port
 from gudang.settings import MqttSettings
+from gudang.sim.control import ControlClient
 from gudang.testing import GudangProcess, MqttRecorder, wait_for
 
 SiteFactory = Callable[..., Path]

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gudang.sim.control import ControlClient
 
 from gudang.services import MosquittoServer, free_port
 from gudang.settings import InfluxSettings, MqttSettings
+from gudang.sim.control import ControlClient
 from gudang.testing import GudangProcess, MqttRecorder, service_env, wait_for
 
 OUTAGE_S = 30

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gudang.sim.control import ControlClient
 
 from gudang.contract import Command
 from gudang.services import free_port
 from gudang.settings import MqttSettings
+from gudang.sim.control import ControlClient
 from gudang.testing import GudangProcess, MqttRecorder, wait_for
 
 EPC = "30751FEB705C5904E3D50D70"

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from gudang.sim.control import ControlClient
 
 from gudang.services import free_port
+from gudang.sim.control import ControlClient
 from gudang.testing import GudangProcess, auth, http_ok, wait_for
 
 SiteFactory = Callable[..., Path]

@@ -120,7 +120,6 @@ async def test_the_contracts_extremes_are_stored(influx_settings: InfluxSettings
     numbers, through the collector's own hot-path encoders."""
     from gudang.collector.movements import Movement
     from gudang.collector.points import movement_line, reading_line
-
     from gudang.contract import WeightReading
     from gudang.contract.ids import INT64_MAX, MAX_MAGNITUDE
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from gudang.sim.control import ControlClient
-
 from gudang.services import free_port
 from gudang.settings import InfluxSettings, MqttSettings
+from gudang.sim.control import ControlClient
 from gudang.testing import GudangProcess, MqttRecorder, influx_rows, wait_for
 
 SiteFactory = Callable[..., Path]

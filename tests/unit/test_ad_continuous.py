@@ -4,14 +4,14 @@ round trips against the simulator's independent encoder."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gudang.edge.protocols.ad_continuous import MAX_LINE, AdContinuousDecoder
 from gudang.edge.protocols.base import ScaleFrame
 from gudang.edge.registry import DRIVERS, decoder_for
 from gudang.sim.ad_continuous import encode_display
 from gudang.sim.scale_model import Display
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from gudang.site import Device
 
 

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from gudang.collector.alerts.monitor import AlertMonitor
 from gudang.collector.calibration import Calibration
 from gudang.collector.engine import StockEngine
-
 from gudang.contract import Alert, DeviceStatus, WeightReading
 from gudang.site import Site, parse_site
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from gudang.collector.alerts.notify import sign
-from gudang.collector.alerts.rules import AlertBook, Condition
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gudang.collector.alerts.notify import sign
+from gudang.collector.alerts.rules import AlertBook, Condition
 from gudang.contract import LocalizedText
 
 T = LocalizedText(id="stok menipis", en="low stock")

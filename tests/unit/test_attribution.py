@@ -7,7 +7,6 @@ from pathlib import Path
 
 from gudang.collector.calibration import Calibration
 from gudang.collector.engine import StockEngine
-
 from gudang.contract import TagEvent, WeightReading
 from gudang.site import Site, parse_site
 

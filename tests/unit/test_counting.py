@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from gudang.collector.counting import CountingWatch
 
+from gudang.collector.counting import CountingWatch
 from gudang.contract import DeviceStatus
 from gudang.site import parse_site
 from gudang.site.counting import Z, resolution, smallest_unit

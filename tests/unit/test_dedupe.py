@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from gudang.collector.dedupe import SeqWindow
 from hypothesis import given
 from hypothesis import strategies as st
+
+from gudang.collector.dedupe import SeqWindow
 
 
 def test_seen_only_after_mark() -> None:

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gudang.collector.calibration import Calibration
-from gudang.collector.engine import StockEngine
-from gudang.collector.intake import MAX_PAYLOAD, Accepted, Control, Intake, Refused
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gudang.collector.calibration import Calibration
+from gudang.collector.engine import StockEngine
+from gudang.collector.intake import MAX_PAYLOAD, Accepted, Control, Intake, Refused
 from gudang.contract import DeadLetter, TagEvent
 from gudang.site import parse_site
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from gudang.collector.movements import BinHistory, Movement, classify
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gudang.collector.movements import BinHistory, Movement, classify
 from gudang.site import Sku
 
 REBAR = Sku(id="RB", name="Rebar", unit="pcs", unit_weight_kg=7.4, minimum=5,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gudang.collector.mqtt.codec import (
     Connack,
     Decoder,
@@ -21,8 +24,6 @@ from gudang.collector.mqtt.codec import (
     encode_publish,
     encode_subscribe,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 def decode(data: bytes, chunk: int | None = None) -> list[object]:

@@ -158,10 +158,9 @@ def test_an_outbox_from_before_confirmation_opens_and_works(tmp_path: Path) -> N
 
 
 def test_the_edge_never_queues_a_message_the_broker_would_refuse(tmp_path: Path) -> None:
+    from gudang.contract.messages import MAX_MESSAGE_BYTES
     from gudang.edge.outgoing import Outgoing
     from gudang.edge.publisher import Publisher
-
-    from gudang.contract.messages import MAX_MESSAGE_BYTES
     from gudang.settings import MqttSettings
 
     box = Outbox(tmp_path / "o.db", 100)

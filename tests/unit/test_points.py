@@ -4,6 +4,9 @@ contract admits."""
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gudang.collector.movements import Movement
 from gudang.collector.points import (
     bin_stock_line,
@@ -14,9 +17,6 @@ from gudang.collector.points import (
     reading_point,
 )
 from gudang.collector.stock import BinLevel
-from hypothesis import given
-from hypothesis import strategies as st
-
 from gudang.contract import WeightReading
 from gudang.contract.ids import INT64_MAX, MAX_MAGNITUDE
 from gudang.influx import line, series_key
@@ -110,7 +110,6 @@ def test_tag_event_series_names_the_tag(tag: str, antenna: int, ts: int) -> None
 
     from gudang.collector.calibration import Calibration
     from gudang.collector.engine import StockEngine
-
     from gudang.contract import TagEvent
     from gudang.influx.schema import TAG_EVENT
 

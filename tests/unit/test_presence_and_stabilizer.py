@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from gudang.edge.presence import Presence, PresenceEvent
-from gudang.edge.stabilizer import Stabilizer
 from hypothesis import given
 from hypothesis import strategies as st
+
+from gudang.edge.presence import Presence, PresenceEvent
+from gudang.edge.stabilizer import Stabilizer
 
 
 def test_tag_arrives_after_n_reads_and_departs_after_silence() -> None:

@@ -4,6 +4,9 @@ every status and error variant, garbage, and damaged checksums."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gudang.edge.protocols import Event, Reply, ScaleFrame, TagRead
 from gudang.edge.protocols.mt_sics import MtSicsDecoder, encode_command
 from gudang.edge.protocols.rdm6300 import Rdm6300Decoder
@@ -15,9 +18,6 @@ from gudang.edge.protocols.uhf_m100 import (
     single_poll,
     stop,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from gudang.errors import LocalProtocolError
 
 TOLEDO_REF = bytes.fromhex("023531203031323334353030313530300D16")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gudang.edge.plateau import NoiseEstimate, Plateau
 from gudang.edge.protocols.base import ScaleFrame
 from gudang.edge.readings import Decision, ReadingFilter
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 RATE = 10.0  # samples a second, as an A&D indicator streams
 

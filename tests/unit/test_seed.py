@@ -5,7 +5,6 @@ from __future__ import annotations
 from gudang.collector.points import bin_stock_line, reading_line
 from gudang.collector.seed import spooled_levels
 from gudang.collector.stock import bin_levels
-
 from gudang.contract import WeightReading
 from gudang.influx import series_key
 from gudang.site import parse_site

@@ -6,6 +6,9 @@ import asyncio
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gudang.edge.protocols import Reply, ScaleFrame, TagRead
 from gudang.edge.protocols.mt_sics import MtSicsDecoder
 from gudang.edge.protocols.rdm6300 import Rdm6300Decoder
@@ -15,8 +18,6 @@ from gudang.sim.mt_sics import MtSicsResponder
 from gudang.sim.rfid import FieldTag, UhfResponder, rdm6300_frame
 from gudang.sim.scale_model import Display, LoadModel
 from gudang.sim.toledo import encode_frame, with_even_parity
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def drain(decoder, data: bytes) -> list:

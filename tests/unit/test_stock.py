@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from gudang.collector.points import bin_stock_point, reading_point
 from gudang.collector.stock import bin_levels, to_kg
-
 from gudang.contract import WeightReading
 from gudang.influx import encode
 from gudang.site import parse_site
