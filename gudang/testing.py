@@ -282,10 +282,12 @@ def publish_all(
     budget_s: float = 300.0,
     client_id: str = "",
     rate: float | None = None,
+    sent: list[int] | None = None,
 ) -> float:
     """Publish at QoS 1 with at most `max_inflight` unacknowledged (paho refuses
     more than 65,535), at most `rate` messages a second if given; returns the
-    seconds it took until every PUBACK arrived."""
+    seconds it took until every PUBACK arrived. `sent[0]` counts the messages
+    handed to the broker so far (for a test to wait on)."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
     client.max_inflight_messages_set(max_inflight)
     client.max_queued_messages_set(0)
@@ -302,6 +304,8 @@ def publish_all(
             info = client.publish(topic, payload, qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 raise AssertionError(f"publish refused: rc={info.rc}")
+            if sent is not None:
+                sent[0] = n + 1
             if rate is not None and (ahead := started + (n + 1) / rate - time.perf_counter()) > 0:
                 time.sleep(ahead)
         for _ in range(max_inflight):  # every PUBACK back
