@@ -286,12 +286,14 @@ def test_alerts_acknowledge_and_history(stack: Stack) -> None:
 
 def test_live_events_stream_a_bin_change(stack: Stack) -> None:
     received: list[dict[str, Any]] = []
+    subscribed = threading.Event()
 
     def listen() -> None:
         with httpx.stream("GET", f"{stack.base}/api/v1/events", headers=auth(stack.keys["read"]),
                           timeout=30) as resp:  # fmt: skip
             assert resp.headers["content-type"].startswith("text/event-stream")
             for line in resp.iter_lines():
+                subscribed.set()  # the first line ("retry:") comes after the subscription
                 if line.startswith("data:"):
                     received.append(json.loads(line[5:]))
                     if any(e.get("bin") == "P1" for e in received):
@@ -299,7 +301,7 @@ def test_live_events_stream_a_bin_change(stack: Stack) -> None:
 
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
-    time.sleep(0.5)
+    wait_for(subscribed.is_set, what="the event stream subscribed")
     stack.weigh("scale-3", 10 + 321.5, T0)
     thread.join(timeout=10)
     event = next(e for e in received if e.get("bin") == "P1")
@@ -391,9 +393,12 @@ def test_webhook_subscription_signed_retried_logged_and_not_repeated(
     wait_for(lambda: http_ok(f"{stack.base}/readyz"), timeout=30, what="api again")
     stack.weigh("scale-1", 60 + 7.4 * 40, now + 2)  # refilled: cleared
     wait_for(lambda: len(receiver.received) >= 2, timeout=20, what="the cleared webhook")
-    time.sleep(1.0)
+    # Low again: a third transition, delivered after anything the restart
+    # could have sent twice (one subscription delivers in order).
+    stack.weigh("scale-1", 60 + 7.4 * 5, now + 3)
+    wait_for(lambda: len(receiver.received) >= 3, timeout=20, what="raised again")
     states = [json.loads(b)["state"] for _, b in receiver.received]
-    assert states == ["raised", "cleared"]
+    assert states == ["raised", "cleared", "raised"]
 
     assert httpx.delete(f"{hooks}/{hook['id']}", headers=admin).status_code == 204
     assert httpx.get(hooks, headers=admin).json()["items"] == []

@@ -134,7 +134,8 @@ def test_broker_outage_loses_nothing(
                 what="replayed backlog",
             )
             wait_for(lambda: _outbox_depth(tmp_path) == 0, timeout=30, what="outbox empty")
-            time.sleep(0.5)  # the last PUBACKed message reaches the witness
+            # A subscriber gets them in order: whatever has arrived is a prefix,
+            # so the check holds without waiting for the very last one.
             by_key = _check_complete(_readings(rec))
             assert len(by_key) == 2  # one boot per device
             assert edge.stop() == 0
@@ -176,7 +177,6 @@ def test_edge_killed_during_outage_loses_nothing(
                 what="both boots' messages",
             )
             wait_for(lambda: _outbox_depth(tmp_path) == 0, timeout=30, what="outbox empty")
-            time.sleep(0.5)
             by_key = _check_complete(_readings(rec))
             first_boot = _readings(rec)[0]["boot_id"]
             # the killed edge's messages include those it made during the outage

@@ -98,7 +98,15 @@ def test_every_protocol_reaches_mqtt(
             sim.send(op="tag_enter", device="rfid-em", tag=EM)
             sim.send(op="tag_enter", device="rfid-uhf", tag=EPC, rssi=-48)
             wait_for(lambda: rec.on("rfid-em/tag") and rec.on("rfid-uhf/tag"), what="tags arrived")
-            time.sleep(1.0)  # dozens of repeated reads while the tags lie there...
+
+            def repeated(device: str) -> int:
+                return max((s["counters"].get("duplicates", 0) for s in rec.on(f"{device}/status")),
+                           default=0)  # fmt: skip
+
+            # Dozens of repeated reads while the tags lie there (the readers'
+            # statuses count them, every 2 s)...
+            wait_for(lambda: repeated("rfid-em") >= 10 and repeated("rfid-uhf") >= 3,
+                     timeout=20, what="repeated reads counted")  # fmt: skip
             em = rec.on("rfid-em/tag")
             uhf = rec.on("rfid-uhf/tag")
             assert [(e["tag"], e["event"]) for e in em] == [(EM, "arrived")]  # ...suppressed
