@@ -10,7 +10,7 @@ import pytest
 from gudang.collector.mqtt import ConnectionLost, Subscriber
 from gudang.services import MosquittoServer
 from gudang.settings import MqttSettings
-from gudang.testing import MqttRecorder
+from gudang.testing import MqttRecorder, wait_for_async
 
 
 async def _collect(sub: Subscriber, n: int, within_s: float = 10.0) -> list:
@@ -36,16 +36,17 @@ async def test_unacknowledged_messages_come_back(private_mosquitto: MosquittoSer
     first = await _collect(sub, 100)
     assert [m.payload for m in first] == [str(i).encode() for i in range(100)]
     sub.ack([m.packet_id for m in first[:60]])
-    await asyncio.sleep(0.3)
+    # A broker handles a connection's packets in order: once it acknowledges
+    # this publish, it has taken the 60 PUBACKs sent before it.
+    await sub.publish("t/sync", b"")
     sub._transport.abort()  # a crash: no DISCONNECT, the rest never acknowledged
-    await asyncio.sleep(0.2)
 
     async with Subscriber(settings, "late-acker", filters) as again:
         redelivered = await _collect(again, 40)
         assert sorted(int(m.payload) for m in redelivered) == list(range(60, 100))
         assert all(m.dup for m in redelivered)
         again.ack([m.packet_id for m in redelivered])
-        await asyncio.sleep(0.3)
+        await again.publish("t/sync", b"")  # the PUBACKs are taken (in order, as above)
     async with Subscriber(settings, "late-acker", filters) as third:
         try:
             async with asyncio.timeout(1.0):
@@ -62,7 +63,7 @@ async def test_publish_waits_for_puback_and_refusal_is_an_error(
     with MqttRecorder(settings, ["t/out/#"]) as rec:
         async with Subscriber(settings, "publisher", []) as sub:
             await sub.publish("t/out/x", b"dead letter", retain=False)
-        await asyncio.sleep(0.3)
+        await wait_for_async(lambda: rec.messages, 10, what="the message at a subscriber")
         assert rec.messages[0][:2] == ("t/out/x", b"dead letter")
     private_mosquitto.stop()
     with pytest.raises(ConnectionLost, match="cannot connect"):
