@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from gudang.contract import now_ms
 from gudang.sqlite import open_db
 
 __all__ = ["SCOPES", "ApiKey", "KeyStore", "Scope", "allows"]
@@ -62,7 +62,7 @@ class KeyStore:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
         key_id = secrets.token_hex(4)
         secret = secrets.token_urlsafe(32)
-        now = time.time_ns() // 1_000_000
+        now = now_ms()
         self._db.execute(
             "INSERT INTO api_key (id, name, scope, hash, created_at) VALUES (?, ?, ?, ?, ?)",
             (key_id, name, scope, _hash(secret), now),
@@ -78,7 +78,7 @@ class KeyStore:
     def revoke(self, key_id: str) -> bool:
         cur = self._db.execute(
             "UPDATE api_key SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-            (time.time_ns() // 1_000_000, key_id),
+            (now_ms(), key_id),
         )
         return cur.rowcount == 1
 

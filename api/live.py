@@ -20,7 +20,8 @@ from typing import TypeVar
 
 from gudang import logs
 from gudang.api.hub import EventHub
-from gudang.errors import StorageError
+from gudang.contract import now_ms
+from gudang.errors import DatabaseNotFound, StorageError
 from gudang.influx import InfluxClient, quote_ident
 from gudang.influx.schema import BIN_STOCK
 from gudang.runtime import sleep_or_stop
@@ -76,10 +77,8 @@ class LiveStock:
     async def _query(self, q: str) -> list[tuple[str, str, Level]]:
         try:
             series = await self.db.query(q, {"site": self.site_id})
-        except StorageError as exc:
-            if "database not found" in str(exc):
-                return []  # nothing written yet
-            raise
+        except DatabaseNotFound:
+            return []  # nothing written yet
         out = []
         for s in series:
             key = (s.tags.get("bin", ""), s.tags.get("sku", ""))
@@ -125,7 +124,7 @@ class LiveStock:
         last_full = 0.0
         since = 0
         while True:
-            polled_at = time.time_ns() // 1_000_000
+            polled_at = now_ms()
             try:
                 if time.monotonic() - last_full >= self.full_every_s or not self.ready:
                     await self.refresh_full()

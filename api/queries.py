@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from gudang.api.models import HistoryPoint, MovementOut
 from gudang.contract import Alert, LocalizedText
-from gudang.errors import StorageError
+from gudang.errors import DatabaseNotFound
 from gudang.influx import InfluxClient, Series, duration, quote_ident
 from gudang.influx.schema import ALERT, BIN_STOCK, MOVEMENT
 
@@ -22,10 +22,8 @@ MAX_POINTS = 5000  # per history answer: more is a bigger interval's job
 async def _query(db: InfluxClient, q: str, params: dict[str, str]) -> list[Series]:
     try:
         return await db.query(q, params)
-    except StorageError as exc:
-        if "database not found" in str(exc):
-            return []  # nothing written yet
-        raise
+    except DatabaseNotFound:
+        return []  # nothing written yet
 
 
 async def history(

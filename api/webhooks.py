@@ -15,7 +15,6 @@ import asyncio
 import json
 import secrets
 import sqlite3
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import httpx
 
 from gudang import logs
 from gudang.api.hub import Event, EventHub
-from gudang.contract import Alert
+from gudang.contract import Alert, now_ms
 from gudang.sqlite import open_db
 from gudang.webhooks import deliver
 from gudang.webtargets import TargetPolicy
@@ -66,7 +65,7 @@ class WebhookStore:
         self, url: str, kinds: list[str], states: list[str], by: str
     ) -> tuple[Subscription, str]:
         sub_id, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
-        now = time.time_ns() // 1_000_000
+        now = now_ms()
         self._db.execute(
             "INSERT INTO webhook (id, url, kinds, states, secret, created_at, created_by)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -87,7 +86,7 @@ class WebhookStore:
     def delete(self, sub_id: str) -> bool:
         cur = self._db.execute(
             "UPDATE webhook SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
-            (time.time_ns() // 1_000_000, sub_id),
+            (now_ms(), sub_id),
         )
         return cur.rowcount == 1
 

@@ -51,7 +51,7 @@ from gudang.contract import (
 )
 from gudang.contract.ids import IDENT_PATTERN
 from gudang.contract.topics import subscription
-from gudang.errors import ConfigError, ConfigProblem, StorageError
+from gudang.errors import ConfigError, ConfigProblem, DatabaseNotFound, StorageError
 from gudang.influx import FieldValue, InfluxClient, line, quote_ident, series_key
 from gudang.influx.schema import ALERT, BIN_STOCK, CALIBRATION
 from gudang.runtime import sleep_or_stop
@@ -436,10 +436,8 @@ class Collector:
             levels = await db.query(last.format(field="net_kg"), {"site": self.site_id})
             # The level's standard error, where the newest level has one.
             errors = await db.query(last.format(field="se_kg"), {"site": self.site_id})
-        except StorageError as exc:
-            if "database not found" in str(exc):
-                return []
-            raise
+        except DatabaseNotFound:
+            return []
         se: dict[tuple[str, int], float] = {
             (s.tags.get("bin", ""), int(row["time"])): float(row["se_kg"])
             for s in errors

@@ -243,7 +243,7 @@ def run_day(
         state = Path(tmp) / "state.db"
         calibration = Calibration(site, state)
         engine = StockEngine(site, calibration)
-        monitor = AlertMonitor(site, engine, state)
+        monitor = AlertMonitor(site, engine, state, clock=lambda: clock[0])
         intake = Intake(site, 120_000)
         counting = CountingWatch(site)
         alerts: list[Alert] = []

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 __all__ = [
     "ConfigError",
     "ConfigProblem",
+    "DatabaseNotFound",
     "GudangError",
     "LocalProtocolError",
     "ProtocolError",
@@ -79,6 +80,11 @@ class StorageError(GudangError):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+
+
+class DatabaseNotFound(StorageError):
+    """The database does not exist yet: nothing has been written (an answer,
+    not a failure, for a reader)."""
 
 
 class ServiceError(GudangError):

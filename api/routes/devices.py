@@ -3,8 +3,6 @@ each scale's newest stable level is."""
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
@@ -12,7 +10,7 @@ from gudang.api.auth import ApiError, need
 from gudang.api.bridge import BrokerUnavailable
 from gudang.api.context import ctx
 from gudang.api.models import DeviceList, DeviceOut, ErrorBody
-from gudang.contract import CommandReply
+from gudang.contract import CommandReply, now_ms
 from gudang.contract.messages import CommandOp
 
 __all__ = ["router"]
@@ -29,7 +27,7 @@ async def devices(request: Request) -> DeviceList:
         level = c.live.levels.get((b.id, b.sku))
         if level is not None:
             newest[b.device] = max(level.ts, newest.get(b.device, 0))
-    now = time.time_ns() // 1_000_000
+    now = now_ms()
     items = []
     for d in c.site.devices:
         status = c.bridge.devices.get(d.id)

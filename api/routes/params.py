@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime
 
 from gudang.api.auth import ApiError
+from gudang.contract import now_ms
 from gudang.influx import duration
 
 __all__ = ["interval_ms", "parse_time", "time_range"]
@@ -43,7 +43,7 @@ def parse_time(text: str, name: str) -> int:
 
 
 def time_range(start: str | None, end: str | None, default_span_ms: int) -> tuple[int, int]:
-    end_ms = parse_time(end, "end") if end else time.time_ns() // 1_000_000
+    end_ms = parse_time(end, "end") if end else now_ms()
     start_ms = parse_time(start, "start") if start else end_ms - default_span_ms
     if start_ms >= end_ms:
         raise ApiError(422, "invalid_request", "start must be before end")

@@ -3,8 +3,8 @@ movement anomalies. Feeds ``AlertBook`` and keeps its state on disk."""
 
 from __future__ import annotations
 
-import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,15 +13,11 @@ from gudang.collector.alerts.rules import AlertBook, Condition
 from gudang.collector.alerts.store import AlertStore
 from gudang.collector.engine import StockEngine
 from gudang.collector.movements import Movement
-from gudang.contract import Alert, AlertAck, DeviceStatus, WeightReading
+from gudang.contract import Alert, AlertAck, DeviceStatus, WeightReading, now_ms
 from gudang.contract.messages import AlertKind
 from gudang.site import Bin, Site
 
 __all__ = ["AlertMonitor"]
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 NOISY_COUNT = 3
@@ -36,8 +32,17 @@ class _Off:
 
 
 class AlertMonitor:
-    def __init__(self, site: Site, engine: StockEngine, store_path: Path) -> None:
+    def __init__(
+        self,
+        site: Site,
+        engine: StockEngine,
+        store_path: Path,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        """`clock`: wall time in epoch ms, for the rules that run on it (device
+        silence, offline statuses); stock and scale rules run on device time."""
         self.site = site
+        self.clock = clock
         self.engine = engine
         cfg = site.alerts
         self.book = AlertBook(int(cfg.dwell_s * 1000))
@@ -76,7 +81,7 @@ class AlertMonitor:
 
     def reading(self, r: WeightReading) -> list[Alert]:
         out: list[Alert] = []
-        self._last_seen[r.device_id] = _now_ms()
+        self._last_seen[r.device_id] = self.clock()
         # Most readings only confirm that all is well: skip what cannot change.
         if r.device_id not in self._offline and not self.book.idle("device_offline", r.device_id):
             self._record(
@@ -84,7 +89,7 @@ class AlertMonitor:
                     "device_offline",
                     r.device_id,
                     "good",
-                    _now_ms(),
+                    self.clock(),
                     texts.offline(r.device_id, "online"),
                     dwell_ms=0,
                 ),
@@ -234,7 +239,7 @@ class AlertMonitor:
                 self._edge_down[s.id] = s.state
             devices = self._devices_of_edge.get(s.id, [])
         out: list[Alert] = []
-        now = _now_ms()
+        now = self.clock()
         for device in devices:
             if self.site.device(device) is None:
                 continue
@@ -285,7 +290,7 @@ class AlertMonitor:
 
     def tick(self) -> list[Alert]:
         """Time passing: dwell timers of offline devices, and silent scales."""
-        now = _now_ms()
+        now = self.clock()
         out: list[Alert] = []
         for device, why in self._offline.items():
             self._record(

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from gudang.errors import StorageError
+from gudang.errors import DatabaseNotFound, StorageError
 from gudang.influx.influxql import quote_ident
 from gudang.influx.lineprotocol import Point, encode_points
 from gudang.settings import InfluxSettings
@@ -141,7 +141,9 @@ class InfluxClient:
             return []
         first = results[0]
         if "error" in first:
-            raise StorageError(f"InfluxQL error: {first['error']}", status=400, retryable=False)
+            error = str(first["error"])
+            cls = DatabaseNotFound if error.startswith("database not found") else StorageError
+            raise cls(f"InfluxQL error: {error}", status=400, retryable=False)
         return [
             Series(s.get("name", ""), s.get("tags", {}) or {}, s["columns"], s.get("values", []))
             for s in first.get("series", [])

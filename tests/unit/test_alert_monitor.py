@@ -251,3 +251,22 @@ def test_an_unreadable_device_goes_offline_after_the_dwell_with_its_reason(slow:
     raised = m.status(status)
     assert kinds(raised) == [("device_offline", "scale-1", "raised")]
     assert "unreadable: no_valid_frames" in raised[0].text.en
+
+
+def test_silence_is_judged_on_the_injected_clock(tmp_path: Path) -> None:
+    """Wall-time rules (a scale silent past offline_after_s) read the clock
+    they are given: no test waits two minutes, and a replay can set its own."""
+    now = [T0]
+    cal = Calibration(SITE, tmp_path / "state.db")
+    engine = StockEngine(SITE, cal)
+    monitor = AlertMonitor(SITE, engine, tmp_path / "state.db", clock=lambda: now[0])
+    r = WeightReading(device_id="scale-2", boot_id="b", seq=1, ts=T0, weight=100.0, unit="kg",
+                      stable=True, reason="heartbeat")  # fmt: skip
+    engine.reading(r)
+    monitor.reading(r)
+    now[0] += 119_000
+    assert monitor.tick() == []
+    now[0] += 2_000
+    assert kinds(monitor.tick()) == [("device_offline", "scale-2", "raised")]
+    monitor.close()
+    cal.close()
