@@ -48,7 +48,10 @@ class Resolved:
 
 def redact(url: str) -> str:
     """The URL without its user info (a password in a URL is never shown back)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<not a URL>"
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
@@ -92,7 +95,10 @@ class TargetPolicy:
 
     async def check(self, url: str) -> Resolved:
         """Resolve `url`'s host now and check every address; the first to use."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # e.g. an unclosed [IPv6 literal
+            raise TargetRefused(f"not a URL: {exc}") from None
         if parts.scheme not in ("http", "https"):
             raise TargetRefused("a webhook URL must start with http:// or https://")
         host = parts.hostname

@@ -4,8 +4,11 @@ ever contacts an address."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gudang.webtargets import TargetPolicy, TargetRefused, redact
 
@@ -65,6 +68,7 @@ def check(policy: TargetPolicy, url: str):  # type: ignore[no-untyped-def]
         "http:///path",
         "http://\udbb6\ude30\u009aZS/",  # found by the API's fuzzing: was a 500
         "http://" + "a" * 70 + ".example.com/",  # a label IDNA refuses
+        "http://[abc/",  # an unclosed IPv6 literal: urlsplit raises (found by fuzzing: a 500)
     ],
 )
 def test_the_plants_own_network_is_refused(url: str) -> None:
@@ -115,3 +119,12 @@ def test_user_info_is_never_shown_back() -> None:
 def test_an_invalid_allowed_network_is_refused() -> None:
     with pytest.raises(ValueError):
         TargetPolicy(["10.0.0.0/33"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60) | st.text(max_size=60).map(lambda t: "http://" + t))
+def test_any_text_is_a_target_or_a_refusal_never_an_error(url: str) -> None:
+    """What an integrator may send as a URL: checked or refused, never a 500."""
+    with contextlib.suppress(TargetRefused):
+        check(TargetPolicy(resolver=fake), url)
+    redact(url)  # never raises either
