@@ -145,7 +145,7 @@ class Collector:
             self._alert_lines.append(line(series, fields, a.updated_at))
 
     def _calibrate(self, bin_id: str, req: Calibrate) -> None:
-        b = next((b for b in self.site.bins if b.id == bin_id), None)
+        b = self.site.bin(bin_id)
         previous: float | None = None
         value: float | None = None
         error: str | None = None

@@ -198,7 +198,7 @@ async def bin_history(
 ) -> History | Response:  # fmt: skip
     """One bin's level over time."""
     site = ctx(request).site
-    b = next((b for b in site.bins if b.id == bin_id), None)
+    b = site.bin(bin_id)
     if b is None:
         raise ApiError(404, "not_found", f"unknown bin {bin_id[:64]!r}")
     return await _history(request, "bin", b.id, site.sku(b.sku).unit, start, end, interval, format)

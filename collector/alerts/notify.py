@@ -68,7 +68,7 @@ class Notifier:
         if target.kinds and alert.kind not in target.kinds:
             return False
         if target.groups:
-            sku = next((s for s in self.site.skus if s.id == alert.subject), None)
+            sku = self.site.find_sku(alert.subject)
             return sku is not None and sku.group in target.groups
         return True
 

@@ -272,6 +272,7 @@ class Site(_Strict):
     _bins_by_sku: dict[str, list[Bin]] = PrivateAttr(default_factory=dict)
     _devices: dict[str, Device] = PrivateAttr(default_factory=dict)
     _skus: dict[str, Sku] = PrivateAttr(default_factory=dict)
+    _bins: dict[str, Bin] = PrivateAttr(default_factory=dict)
     _warnings: list[Any] = PrivateAttr(default_factory=list)  # ConfigProblem, set by the loader
     _device_kinds: dict[str, Literal["scale", "rfid"]] = PrivateAttr(default_factory=dict)
 
@@ -370,6 +371,12 @@ class Site(_Strict):
     def sku(self, sku_id: str) -> Sku:
         return self._skus[sku_id]
 
+    def find_sku(self, sku_id: str) -> Sku | None:
+        return self._skus.get(sku_id)
+
+    def bin(self, bin_id: str) -> Bin | None:
+        return self._bins.get(bin_id)
+
     def bins_of(self, device_id: str) -> list[Bin]:
         return self._bins_by_device.get(device_id, [])
 
@@ -395,6 +402,7 @@ class Site(_Strict):
         object.__setattr__(self, "_devices", {d.id: d for d in self.devices})
         object.__setattr__(self, "_device_kinds", {d.id: d.kind for d in self.devices})
         object.__setattr__(self, "_skus", {s.id: s for s in self.skus})
+        object.__setattr__(self, "_bins", {b.id: b for b in self.bins})
 
 
 def _port_key(d: Device) -> tuple[str, ...]:
