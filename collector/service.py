@@ -23,13 +23,14 @@ from pathlib import Path
 from gudang import __version__, logs
 from gudang.collector.alerts.monitor import AlertMonitor
 from gudang.collector.alerts.notify import Notifier
-from gudang.collector.calibration import Calibration, CalibrationError
+from gudang.collector.calibration import Calibration
 from gudang.collector.counting import CountingWatch
 from gudang.collector.dedupe import SeqWindow
 from gudang.collector.engine import StockEngine
 from gudang.collector.intake import Control, Intake, Refused, refuse
 from gudang.collector.metrics import CollectorMetrics, serve_metrics
 from gudang.collector.mqtt import ConnectionLost, Publish, Subscriber
+from gudang.collector.requests import Outcome, Requests
 from gudang.collector.seed import spooled_levels
 from gudang.collector.spool import MIN_SPOOL_BYTES, Spool
 from gudang.collector.writer import Acks, DurableWriter, Seen
@@ -37,11 +38,9 @@ from gudang.contract import (
     Alert,
     AlertAck,
     Calibrate,
-    CalibrationResult,
     Confirmation,
     DeadLetter,
     DeviceStatus,
-    SkuSettings,
     SkuUpdate,
     TagEvent,
     TopicKind,
@@ -53,7 +52,7 @@ from gudang.contract.ids import IDENT_PATTERN
 from gudang.contract.topics import subscription
 from gudang.errors import ConfigError, ConfigProblem, DatabaseNotFound, StorageError
 from gudang.influx import FieldValue, InfluxClient, line, quote_ident, series_key
-from gudang.influx.schema import ALERT, BIN_STOCK, CALIBRATION
+from gudang.influx.schema import ALERT, BIN_STOCK
 from gudang.runtime import sleep_or_stop
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import Site
@@ -103,6 +102,7 @@ class Collector:
         self.calibration = Calibration(site, state)
         self.engine = StockEngine(site, self.calibration)
         self.alerts = AlertMonitor(site, self.engine, state)
+        self.requests = Requests(site, self.calibration, self.engine, self.alerts)
         self._results_out: list[tuple[str, bytes, bool]] = []  # results, settings (retained?)
         self.notifier = Notifier(site, webhook_policy or TargetPolicy())
         self._alerts_out: list[Alert] = []  # transitions not yet published (retained)
@@ -144,79 +144,19 @@ class Collector:
             series = series_key(ALERT, {"site": self.site_id, "kind": a.kind, "subject": a.subject})
             self._alert_lines.append(line(series, fields, a.updated_at))
 
-    def _calibrate(self, bin_id: str, req: Calibrate) -> None:
-        b = self.site.bin(bin_id)
-        previous: float | None = None
-        value: float | None = None
-        error: str | None = None
-        if b is None:
-            error = f"unknown bin {bin_id!r}"
-        else:
-            _, gross, net = self.engine.last_gross.get(bin_id, (0, None, None))
-            try:
-                if req.op == "tare":
-                    value, previous = self.calibration.set_tare(bin_id, gross)
-                else:
-                    value, previous = self.calibration.set_unit_weight(b.sku, net, req.pieces)
-                    self.engine.recalibrated(b.sku)
-                    self.alerts.recompute(b.sku)
-            except CalibrationError as exc:
-                error = str(exc)
-        result = CalibrationResult(
-            id=req.id, bin=bin_id, op=req.op, ok=error is None, value=value,
-            previous=previous, error=error, ts=now_ms(),
-        )  # fmt: skip
-        log.info("calibration", bin=bin_id, op=req.op, by=req.by, ok=result.ok, value=value,
-                 previous=previous, error=error)  # fmt: skip
-        name = topic(TopicKind.CALIBRATION_RESULT, self.site_id, bin_id=bin_id)
-        self._results_out.append((name, result.model_dump_json().encode(), False))
-        if b is not None and value is not None and req.op == "unit_weight":
-            self._announce(b.sku)
-        if b is not None and value is not None:
-            fields: dict[str, FieldValue] = {"value": value, "by": req.by, "request": req.id}
-            if previous is not None:
-                fields["previous"] = float(previous)
-            tags = {"site": self.site_id, "bin": bin_id, "sku": b.sku, "op": req.op}
-            self._alert_lines.append(line(series_key(CALIBRATION, tags), fields, result.ts))
-
-    def _announce(self, sku_id: str, request: str | None = None, error: str | None = None) -> None:
-        """Publish the SKU's effective settings, retained (the API shows them)."""
-        sku = self.calibration.skus[sku_id]
-        at, by = self.calibration.changed.get(sku_id, (None, None))
-        settings = SkuSettings(
-            sku=sku_id, unit_weight_kg=sku.unit_weight_kg, minimum=sku.minimum,
-            reorder_point=sku.reorder_point, reorder_quantity=sku.reorder_quantity,
-            target=sku.target, updated_at=at, updated_by=by, request=request, error=error,
-        )  # fmt: skip
-        name = topic(TopicKind.SKU_SETTINGS, self.site_id, sku_id=sku_id)
-        self._results_out.append((name, settings.model_dump_json().encode(), True))
-
-    def _update_sku(self, sku_id: str, req: SkuUpdate) -> None:
-        changes = req.model_dump(include={"minimum", "reorder_point", "reorder_quantity",
-                                          "target"}, exclude_none=True)  # fmt: skip
-        error = None
-        try:
-            self.calibration.set_settings(sku_id, changes, req.ts, req.by)
-            self._alerted(self.alerts.settings_changed(sku_id, req.ts))
-        except CalibrationError as exc:
-            error = str(exc)
-        log.info("sku_settings", sku=sku_id, by=req.by, changes=changes, ok=error is None,
-                 error=error)  # fmt: skip
-        if sku_id not in self.calibration.skus:
-            return  # nothing to announce for a SKU that does not exist
-        self._announce(sku_id, req.id, error)
-        if error is None:
-            fields: dict[str, FieldValue] = {"by": req.by, "request": req.id, **changes}
-            tags = {"site": self.site_id, "sku": sku_id, "op": "settings"}
-            self._alert_lines.append(line(series_key(CALIBRATION, tags), fields, req.ts))
+    def _handled(self, out: Outcome) -> None:
+        """Publish and write what a request produced."""
+        self._results_out += out.messages
+        self._alert_lines += out.lines
+        self._alerted(out.alerts)
 
     def _control(self, c: Control) -> None:
         """Status, alert acknowledgements, calibration, settings: state, not data."""
         m = c.message
         if isinstance(m, SkuUpdate):
-            self._update_sku(c.levels["sku_id"], m)
+            self._handled(self.requests.update_sku(c.levels["sku_id"], m))
         elif isinstance(m, Calibrate):
-            self._calibrate(c.levels["bin_id"], m)
+            self._handled(self.requests.calibrate(c.levels["bin_id"], m))
         elif isinstance(m, AlertAck):
             kind = c.levels["kind"]
             self._alerted(self.alerts.acknowledge(kind, c.levels["subject"], m))  # type: ignore[arg-type]
@@ -528,7 +468,7 @@ class Collector:
             # The broker may have lost or rolled back its retained copy of our
             # state (a crash restores its last autosave): say it all again.
             for sku in self.site.skus:
-                self._announce(sku.id)
+                self._results_out.append(self.requests.announce(sku.id))
             self._alerts_out = self.alerts.current()  # newest per alert: supersedes pending
             # Our birth: edges send again whatever we have not confirmed (this
             # session may be new, its queue lost with a crashed broker).
