@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from gudang.contract import Alert
+from gudang.contract.vocab import DeviceKind, RecordedMovementKind, SkuUnit
 
 __all__ = [
     "Accepted",
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 StockStatus = Literal["ok", "low", "critical", "unknown"]
-Unit = Literal["kg", "pcs", "m"]
+Unit = SkuUnit
 
 
 class ErrorBody(BaseModel):
@@ -110,7 +111,7 @@ class MovementOut(BaseModel):
     bin: str
     rack: str
     sku: str
-    kind: Literal["pick", "put", "anomaly"]
+    kind: RecordedMovementKind
     delta_qty: float = Field(description="In the SKU's unit; whole pieces for pcs.")
     delta_kg: float
     tags: list[str] = Field(description="RFID tags seen at the rack around the movement.")
@@ -173,7 +174,7 @@ class CalibrationResponse(BaseModel):
 
 class DeviceOut(BaseModel):
     id: str
-    kind: Literal["scale", "rfid"]
+    kind: DeviceKind
     protocol: str
     edge: str
     state: Literal["online", "offline", "disconnected", "connecting", "unreadable", "unknown"] = (

@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Literal
 
+from gudang.contract.vocab import MovementKind
 from gudang.site import Sku
 from gudang.site.counting import Z, delta_error
 
 __all__ = ["BinHistory", "Movement", "MovementKind", "classify", "noise_band"]
-
-MovementKind = Literal["pick", "put", "anomaly", "none"]
 
 
 @dataclass(frozen=True)

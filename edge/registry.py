@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
+from gudang.contract.vocab import DeviceKind
 from gudang.edge.devices.base import DeviceSession, EdgeContext
 from gudang.edge.devices.rfid import Rdm6300Session, UhfM100Session
 from gudang.edge.devices.scale import MtSicsSession, StreamScaleSession
@@ -29,7 +29,7 @@ __all__ = ["DRIVERS", "Driver", "decoder_for", "session_for"]
 
 @dataclass(frozen=True)
 class Driver:
-    kind: Literal["scale", "rfid"]
+    kind: DeviceKind
     decoder: Callable[[Device], Decoder]  # built with the device's settings
     session: type[DeviceSession]  # how the edge talks to it: listens, or polls
 

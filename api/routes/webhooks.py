@@ -3,8 +3,6 @@ alert transitions it asks for, signed with the secret returned at creation."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
@@ -12,14 +10,12 @@ from gudang.api.auth import ApiError, need
 from gudang.api.context import ctx
 from gudang.api.keys import ApiKey
 from gudang.api.webhooks import Subscription
-from gudang.contract.messages import AlertKind
+from gudang.contract.messages import AlertKind, AlertState
 from gudang.webtargets import TargetRefused, redact
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
-
-AlertState = Literal["raised", "acknowledged", "cleared"]
 
 
 class WebhookRequest(BaseModel):

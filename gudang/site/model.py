@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from gudang.contract.ids import Ident
 from gudang.contract.messages import AlertKind
+from gudang.contract.vocab import DeviceKind, SkuUnit
 from gudang.site.counting import resolution
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
 Loc = tuple[str | int, ...]
 
 Protocol = Literal["ad-continuous", "mt-sics", "toledo-continuous", "rdm6300", "uhf-m100"]
-PROTOCOLS: dict[str, Literal["scale", "rfid"]] = {
+PROTOCOLS: dict[str, DeviceKind] = {
     "ad-continuous": "scale",
     "mt-sics": "scale",
     "toledo-continuous": "scale",
@@ -148,7 +149,7 @@ class Device(_Strict):
         return value
 
     @property
-    def kind(self) -> Literal["scale", "rfid"]:
+    def kind(self) -> DeviceKind:
         return PROTOCOLS[self.protocol]
 
 
@@ -157,7 +158,7 @@ class Sku(_Strict):
     name: str = Field(min_length=1, max_length=200)
     grade: str | None = Field(default=None, max_length=100)
     group: Ident = Field(default="default", description="For routing notifications.")
-    unit: Literal["kg", "pcs", "m"]
+    unit: SkuUnit
     unit_weight_kg: PositiveKg | None = Field(
         default=None, description="kg per piece (unit pcs) or per metre (unit m)."
     )
@@ -274,7 +275,7 @@ class Site(_Strict):
     _skus: dict[str, Sku] = PrivateAttr(default_factory=dict)
     _bins: dict[str, Bin] = PrivateAttr(default_factory=dict)
     _warnings: list[Any] = PrivateAttr(default_factory=list)  # ConfigProblem, set by the loader
-    _device_kinds: dict[str, Literal["scale", "rfid"]] = PrivateAttr(default_factory=dict)
+    _device_kinds: dict[str, DeviceKind] = PrivateAttr(default_factory=dict)
 
     site: SiteInfo
     devices: list[Device] = Field(default_factory=list)
@@ -386,7 +387,7 @@ class Site(_Strict):
     def device(self, device_id: str) -> Device | None:
         return self._devices.get(device_id)
 
-    def device_kind(self, device_id: str) -> Literal["scale", "rfid"] | None:
+    def device_kind(self, device_id: str) -> DeviceKind | None:
         return self._device_kinds.get(device_id)
 
     def model_post_init(self, __context: object) -> None:
