@@ -28,7 +28,7 @@ from gudang.collector.counting import CountingWatch
 from gudang.collector.dedupe import SeqWindow
 from gudang.collector.engine import StockEngine
 from gudang.collector.intake import Control, Intake, Refused, refuse
-from gudang.collector.metrics import CollectorMetrics, serve_metrics
+from gudang.collector.metrics import CollectorMetrics
 from gudang.collector.mqtt import ConnectionLost, Publish, Subscriber
 from gudang.collector.requests import Outcome, Requests
 from gudang.collector.seed import spooled_levels
@@ -76,8 +76,6 @@ class Collector:
         share_group: str | None = None,
         member: str | None = None,
         receive_maximum: int = 20_000,
-        metrics_port: int | None = None,
-        metrics_host: str = "127.0.0.1",
         confirm_every_s: float = 1.0,
         webhook_policy: TargetPolicy | None = None,
     ) -> None:
@@ -122,8 +120,6 @@ class Collector:
         self.generation = 0  # which MQTT connection a packet id belongs to
         self._sub: Subscriber | None = None
         self.metrics = CollectorMetrics(self)
-        if metrics_port is not None:
-            serve_metrics(self.metrics, metrics_host, metrics_port)
         self.dead_topic = topic(TopicKind.DEAD_LETTER, self.site_id, component="collector")
         self._status_topic = topic(TopicKind.COLLECTOR_STATUS, self.site_id, member=self.member)
         self.boot_id = uuid.uuid4().hex

@@ -194,10 +194,12 @@ def collector(
         state_path=state,
         share_group=share_group,
         member=member,
-        metrics_port=metrics_port,
-        metrics_host=metrics_host,
         confirm_every_s=confirm_every,
     )
+    if metrics_port is not None:  # the runner serves them, not the collector's constructor
+        from gudang.collector.metrics import serve_metrics
+
+        serve_metrics(collector_.metrics, metrics_host, metrics_port)
     serve(collector_.run)
 
 
