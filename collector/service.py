@@ -3,8 +3,9 @@
 One loop: take every message received so far, classify it (dead letter, or
 accepted), drop certain duplicates, let the stock engine make points, and hand
 points and acknowledgements to the durable writer, which acknowledges only once
-the points are in InfluxDB or in the disk spool. Dead letters are acknowledged
-once the broker has taken the dead letter itself.
+the points are in InfluxDB or in the disk spool. Dead letters are published
+from their own task (ingestion never waits for their PUBACKs) and a refused
+message is acknowledged once the broker has taken its dead letter.
 
 Each message is handled on its own: whatever goes wrong with one (a refusal,
 or a bug while handling it) makes that message a dead letter and touches no
@@ -104,6 +105,7 @@ class Collector:
         self._results_out: list[tuple[str, bytes, bool]] = []  # results, settings (retained?)
         self.notifier = Notifier(site, webhook_policy or TargetPolicy())
         self._alerts_out: list[Alert] = []  # transitions not yet published (retained)
+        self._dead_out: list[tuple[int, int, DeadLetter]] = []  # (generation, packet id, letter)
         self._outgoing = asyncio.Event()  # alerts or results wait to be published
         self._alert_lines: list[str] = []
         self.dedupe = SeqWindow()
@@ -234,15 +236,23 @@ class Collector:
         return dead
 
     async def _publish_outgoing(self, sub: Subscriber) -> None:
-        """Alerts (retained, one topic per (kind, subject): the newest state
-        wins) and calibration results, in order, from their own task: waiting
-        for the broker's PUBACKs must not hold up ingestion."""
+        """Dead letters, alerts (retained, one topic per (kind, subject): the
+        newest state wins) and calibration results, in order, from their own
+        task: waiting for the broker's PUBACKs must not hold up ingestion. A
+        refused message is acknowledged once its dead letter is with the broker."""
         while True:
             await self._outgoing.wait()
             self._outgoing.clear()
+            dead, self._dead_out = self._dead_out, []
             results, self._results_out = self._results_out, []
             pending, self._alerts_out = self._alerts_out, []
             try:
+                if dead:
+                    await asyncio.gather(*(sub.publish(self.dead_topic,
+                                                       d.model_dump_json().encode())
+                                           for _, _, d in dead))  # fmt: skip
+                    sub.ack([pid for gen, pid, _ in dead if gen == self.generation])
+                    dead = []
                 await asyncio.gather(
                     *(sub.publish(name, body, retain=r) for name, body, r in results)
                 )
@@ -259,7 +269,9 @@ class Collector:
                 )
             except (ConnectionLost, asyncio.CancelledError) as exc:
                 # Again after reconnecting (a retained repeat is harmless); the
-                # ingest loop sees the lost connection itself.
+                # ingest loop sees the lost connection itself. Dead letters not
+                # yet out are dropped: their messages were never acknowledged,
+                # so the broker sends them again and they are refused again.
                 self._results_out = results + self._results_out
                 self._alerts_out = pending + self._alerts_out
                 if isinstance(exc, asyncio.CancelledError):
@@ -457,6 +469,7 @@ class Collector:
                 backoff = min(backoff * 2, 10.0)
                 continue
             self.generation += 1
+            self._dead_out = []  # unacknowledged: the broker sends their messages again
             self._sub = sub
             backoff = 0.5
             log.info("mqtt_subscribed", host=self.mqtt.host, port=self.mqtt.port,
@@ -482,7 +495,7 @@ class Collector:
                         break
                     dead = self.handle(batch, writer)
                     if dead:
-                        await self._publish_dead(sub, dead)
+                        self._queue_dead(dead)
             except ConnectionLost as exc:
                 log.warning("mqtt_disconnected", error=str(exc))
             except Exception as exc:
@@ -497,15 +510,14 @@ class Collector:
             self._sub = None
             await sub.__aexit__(None, None, None)
 
-    async def _publish_dead(self, sub: Subscriber, dead: list[tuple[int, DeadLetter]]) -> None:
+    def _queue_dead(self, dead: list[tuple[int, DeadLetter]]) -> None:
+        """Log (the first 20 of a batch) and hand to the publishing task."""
         for _, letter in dead[:20]:
             log.warning("dead_letter", code=letter.code, topic=letter.topic, reason=letter.reason)
         if len(dead) > 20:
             log.warning("dead_letters_more", count=len(dead) - 20)
-        await asyncio.gather(
-            *(sub.publish(self.dead_topic, d.model_dump_json().encode()) for _, d in dead)
-        )
-        sub.ack([pid for pid, _ in dead])
+        self._dead_out += [(self.generation, pid, letter) for pid, letter in dead]
+        self._outgoing.set()
 
 
 async def _batch_or_stop(sub: Subscriber, stop: asyncio.Event) -> list[Publish] | None:
