@@ -65,7 +65,11 @@ class ChaosResult:
 
 def _site(dev: Path, site_id: str) -> str:
     devices = "\n".join(
-        f"  - {{id: scale-{i}, protocol: ad-continuous, port: {dev}/scale-{i}, division_kg: 0.1}}"
+        # A fast indicator (0.5 s of stable samples make a plateau): the run's
+        # tempo leaves a bin 2.7 s between picks, and a plateau must settle
+        # between two picks even on a starved machine, or they merge into one.
+        f"  - {{id: scale-{i}, protocol: ad-continuous, port: {dev}/scale-{i}, division_kg: 0.1, "
+        "settle_s: 0.5}"
         for i in range(1, 4)
     )
     bins = "\n".join(
@@ -223,7 +227,7 @@ def run_chaos(
                         influx_down_until = step + rng.randint(2, 5)
                 # The warehouse's tempo, not a wait for anything: a bin is
                 # picked every third step, long after the edge read the last.
-                time.sleep(0.7)
+                time.sleep(0.9)
             if not rig.influx.running:
                 rig.influx.start()
             result.final = qty
