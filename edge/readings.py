@@ -130,8 +130,19 @@ class ReadingFilter:
             return None
         return self.resolution_kg / KG_PER.get(self._key[0], 1.0)
 
+    def _lasted(self, p: Plateau, now: float) -> float:
+        """How long a plateau has lasted: by the clock, or by its samples at the
+        indicator's rate, whichever is longer. An edge starved of CPU reads a
+        second of samples in one go, all at one `now`; their count still says
+        how long the scale was still."""
+        by_clock = now - p.started
+        if self._first_at is None or self._last_at - self._first_at < 1.0 or self._count < 2:
+            return by_clock
+        rate = (self._count - 1) / (self._last_at - self._first_at)
+        return max(by_clock, (p.total - 1) / rate)
+
     def _ready(self, p: Plateau, now: float) -> bool:
-        lasted = now - p.started
+        lasted = self._lasted(p, now)
         if p.total < _MIN_SAMPLES or lasted < self.settle_s - 1e-6:
             return False
         if lasted >= self.settle_max_s - 1e-6:
@@ -225,7 +236,7 @@ class ReadingFilter:
             if c is not None:
                 self.spikes += c.total
             c = self._candidate = Plateau(w, now, self.window)
-        if c.total >= _MIN_SAMPLES and now - c.started >= self.settle_s - 1e-6:
+        if c.total >= _MIN_SAMPLES and self._lasted(c, now) >= self.settle_s - 1e-6:
             # A step the indicator did not flag as motion: a new plateau.
             self.noise.block(*p.take_block())
             self._plateau, self._candidate, self._settled = c, None, False

@@ -298,3 +298,24 @@ def test_a_step_of_k_noise_widths_publishes_exactly_one_change(
     assert len(changes) == 1
     se = f.sigma / changes[0].samples ** 0.5
     assert changes[0].frame.weight == pytest.approx(1000.0 + step, abs=5 * se + 0.1)
+
+
+def test_a_burst_of_samples_read_at_once_still_settles_by_their_count() -> None:
+    """A starved edge reads two seconds of samples in one go (one `now` for
+    all): the plateau between two picks still settles, by its samples at the
+    indicator's rate, and each pick is published."""
+    f = ReadingFilter(0.1, 1, heartbeat_s=30)
+    t = 0.0
+    out = []
+    for _ in range(30):  # a normal start: the rate is learned (10 a second)
+        d = f.offer(stable(100.0), t)
+        out += [d] if d else []
+        t += 0.1
+    for level in (92.6, 85.2):  # two picks; the edge stalls 2.5 s, then reads it all at once
+        t += 2.5
+        for _ in range(5):
+            f.offer(moving(level + 3), t)
+        for _ in range(20):
+            d = f.offer(stable(level), t)  # the same `now` for the whole burst
+            out += [d] if d else []
+    assert [d.frame.weight for d in out if d.reason == "change"] == [100.0, 92.6, 85.2]
