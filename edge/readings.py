@@ -111,13 +111,19 @@ class ReadingFilter:
         self.noise.gap()
 
     @property
+    def rate_hz(self) -> float | None:
+        """The indicator's samples a second, over everything seen (None for the
+        first second)."""
+        if self._first_at is None or self._last_at - self._first_at < 1.0:
+            return None
+        return (self._count - 1) / (self._last_at - self._first_at)
+
+    @property
     def max_samples(self) -> int | None:
         """The most samples a plateau averages before it is published: the
         indicator's sample rate x ``settle_max_s`` (None until the rate is known)."""
-        if self._first_at is None or self._last_at - self._first_at < 1.0:
-            return None
-        rate = (self._count - 1) / (self._last_at - self._first_at)
-        return max(1, round(rate * self.settle_max_s) + 1)
+        rate = self.rate_hz
+        return None if rate is None else max(1, round(rate * self.settle_max_s) + 1)
 
     @property
     def sigma(self) -> float:
@@ -136,10 +142,8 @@ class ReadingFilter:
         second of samples in one go, all at one `now`; their count still says
         how long the scale was still."""
         by_clock = now - p.started
-        if self._first_at is None or self._last_at - self._first_at < 1.0 or self._count < 2:
-            return by_clock
-        rate = (self._count - 1) / (self._last_at - self._first_at)
-        return max(by_clock, (p.total - 1) / rate)
+        rate = self.rate_hz
+        return by_clock if not rate else max(by_clock, (p.total - 1) / rate)
 
     def _ready(self, p: Plateau, now: float) -> bool:
         lasted = self._lasted(p, now)
