@@ -31,7 +31,9 @@ class _Writer:
     def __init__(self) -> None:
         self.points = 0
 
-    def add(self, points: list[str], acks: object, seen: object = None) -> None:
+    def add(
+        self, points: list[str], acks: object, seen: object = None, *, ordered: bool = False
+    ) -> None:
         self.points += len(points)
 
 

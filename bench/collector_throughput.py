@@ -47,8 +47,10 @@ T0 = 1_764_000_000_000
 
 def write_site(path: Path) -> None:
     lines = ["site: {id: bench, name: Bench}", "devices:"]
-    lines += [f"  - {{id: s{i}, protocol: ad-continuous, port: /dev/null}}" for i in range(DEVICES)]
-    lines += ["  - {id: probe, protocol: ad-continuous, port: /dev/null}"]  # latency probe
+    lines += [
+        f"  - {{id: s{i}, protocol: ad-continuous, port: /dev/null/{i}}}" for i in range(DEVICES)
+    ]
+    lines += ["  - {id: probe, protocol: ad-continuous, port: /dev/null/probe}"]  # latency probe
     lines += [
         "skus:",
         "  - {id: RB, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 5, reorder_point: 10,"

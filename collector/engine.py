@@ -20,7 +20,7 @@ from gudang.influx import FieldValue, line, series_key
 from gudang.influx.schema import BIN_STOCK, MOVEMENT, READING, TAG_EVENT
 from gudang.site import Bin, Site
 
-__all__ = ["EngineStats", "StockEngine"]
+__all__ = ["EngineStats", "Latest", "ReadingResult", "StockEngine"]
 
 
 @dataclass
@@ -32,6 +32,28 @@ class EngineStats:
     late_levels: int = 0
 
 
+@dataclass(slots=True)
+class ReadingResult:
+    """What one reading made: its points, the levels it is the newest of, the
+    movements it found, and whether a point written before is rewritten."""
+
+    lines: list[str]
+    newest: list[tuple[Bin, float]] = field(default_factory=list)  # (bin, net kg)
+    movements: list[tuple[Bin, Movement]] = field(default_factory=list)  # not `none`
+    # A late level re-decided a movement written before: the writer must not
+    # let this reach InfluxDB ahead of that earlier write.
+    rewrites: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Latest:
+    """A bin's newest stable level (device time), for calibration."""
+
+    ts: int
+    gross_kg: float | None  # None when the indicator reports net weight
+    net_kg: float
+
+
 @dataclass
 class _Bay:
     events: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=256))
@@ -41,7 +63,7 @@ class StockEngine:
     def __init__(self, site: Site, calibration: Calibration) -> None:
         self.site = site
         self.calibration = calibration
-        self.last_gross: dict[str, tuple[int, float | None, float]] = {}  # bin -> ts, gross, net
+        self._latest: dict[str, Latest] = {}
         self.site_id = site.site.id
         self._window_ms: dict[str, int] = {}  # bay -> attribution window (its readers' widest)
         for d in site.devices:
@@ -58,7 +80,6 @@ class StockEngine:
         self._bays: dict[str, _Bay] = {}
         self.stats = EngineStats()
         self._series: dict[tuple[str, ...], str] = {}
-        self.new_moves: list[tuple[Bin, Movement]] = []  # for the alert monitor to drain
         # Series keys of the hot path, escaped once.
         self._reading_keys: dict[tuple[str, int], str] = {}
         self._stock_keys = {
@@ -91,29 +112,36 @@ class StockEngine:
         if history is not None:
             history.add(ts, net_kg, se_kg)
 
-    def reading(self, r: WeightReading) -> list[str]:
-        """Line protocol for one accepted reading: the reading, bin levels, movements."""
+    def latest(self, bin_id: str) -> Latest | None:
+        return self._latest.get(bin_id)
+
+    def reading(self, r: WeightReading) -> ReadingResult:
+        """One accepted reading: its line, each bin's level and the movements."""
         self.stats.readings += 1
         key = self._reading_keys.get((r.device_id, r.channel))
         if key is None:
             key = self._key(READING, device=r.device_id, channel=str(r.channel))
             self._reading_keys[(r.device_id, r.channel)] = key
-        lines = [reading_line(key, r)]
+        out = ReadingResult([reading_line(key, r)])
         cal = self.calibration
         se = level_error_kg(r)
         for level in bin_levels(self.site, r, cal.tares, cal.skus, se):
             b = level.bin
-            if level.ts >= self.last_gross.get(b.id, (0, None, 0.0))[0]:
-                self.last_gross[b.id] = (level.ts, level.gross_kg, level.net_kg)
-            lines.append(bin_stock_line(self._stock_keys[b.id], level))
+            out.lines.append(bin_stock_line(self._stock_keys[b.id], level))
             history = self.history[b.id]
             before = history.too_late
             for m in history.add(level.ts, level.net_kg, se):
-                lines.append(self._movement_line(b, m))
+                out.lines.append(self._movement_line(b, m))
                 if m.kind != "none":
-                    self.new_moves.append((b, m))
+                    out.movements.append((b, m))
+                if m.ts != level.ts:
+                    out.rewrites = True  # the movement into a later level, re-decided
             self.stats.late_levels += history.too_late - before
-        return lines
+            last = history.last
+            if last is not None and last[0] == level.ts:
+                out.newest.append((b, level.net_kg))
+                self._latest[b.id] = Latest(level.ts, level.gross_kg, level.net_kg)
+        return out
 
     def recalibrated(self, sku_id: str) -> None:
         """A new unit weight: movements from now on use it."""

@@ -62,7 +62,9 @@ class Requests:
         if b is None:
             error = f"unknown bin {bin_id!r}"
         else:
-            _, gross, net = self.engine.last_gross.get(bin_id, (0, None, None))
+            latest = self.engine.latest(bin_id)
+            gross = latest.gross_kg if latest else None
+            net = latest.net_kg if latest else None
             try:
                 if req.op == "tare":
                     value, previous = self.calibration.set_tare(bin_id, gross)

@@ -76,8 +76,9 @@ class Collector:
         state_path: Path | None = None,
         share_group: str | None = None,
         member: str | None = None,
-        receive_maximum: int = 20_000,
+        receive_maximum: int = 65_535,
         confirm_every_s: float = 1.0,
+        batch_messages: int = 2_000,
         webhook_policy: TargetPolicy | None = None,
     ) -> None:
         self.site = site
@@ -97,10 +98,13 @@ class Collector:
                 "member", f"{self.member[:80]!r} is not a name (1-64 of A-Z a-z 0-9 _ . -)"
             )])  # fmt: skip
         self.receive_maximum = receive_maximum
+        # Messages per engine round: small enough that the writer starts on
+        # the first points while the rest of a backlog is still being read.
+        self.batch_messages = batch_messages
         state = state_path or spool_path.with_name("state.db")
         self.calibration = Calibration(site, state)
         self.engine = StockEngine(site, self.calibration)
-        self.alerts = AlertMonitor(site, self.engine, state)
+        self.alerts = AlertMonitor(site, self.calibration, state)
         self.requests = Requests(site, self.calibration, self.engine, self.alerts)
         self._results_out: list[tuple[str, bytes, bool]] = []  # results, settings (retained?)
         self.notifier = Notifier(site, webhook_policy or TargetPolicy())
@@ -165,17 +169,15 @@ class Collector:
                             plateau_samples=m.plateau_samples, warning=warning)  # fmt: skip
         # None: an empty retained status only clears the retained message
 
-    def _data(self, m: WeightReading | TagEvent, now: int) -> list[str]:
-        """The points of one accepted reading or tag event, and its alerts."""
+    def _data(self, m: WeightReading | TagEvent, now: int) -> tuple[list[str], bool]:
+        """The points of one accepted reading or tag event (and whether one
+        rewrites a point written before), and its alerts."""
         self._alerted(self.alerts.clock_ok(m.device_id, now))
         if isinstance(m, TagEvent):
-            return self.engine.tag(m)
-        points = self.engine.reading(m)
-        self._alerted(self.alerts.reading(m))
-        if self.engine.new_moves:
-            moves, self.engine.new_moves = self.engine.new_moves, []
-            self._alerted(self.alerts.movements(moves))
-        return points
+            return self.engine.tag(m), False
+        result = self.engine.reading(m)
+        self._alerted(self.alerts.reading(m, result))
+        return result.lines, result.rewrites
 
     def _refused(self, r: Refused, now: int) -> DeadLetter:
         self.dead_letters += 1
@@ -191,6 +193,7 @@ class Collector:
         seen: Seen = []
         in_batch: set[tuple[str, str, int]] = set()
         dead: list[tuple[int, DeadLetter]] = []
+        ordered = False  # some point rewrites one written before
         gen = self.generation
         now = now_ms()
         for msg in batch:
@@ -211,7 +214,9 @@ class Collector:
                         # A re-send: its edge missed the confirmation; say it again.
                         self._to_confirm.add(key[:2])
                     else:
-                        points += self._data(m, now)
+                        lines, rewrites = self._data(m, now)
+                        points += lines
+                        ordered = ordered or rewrites
                         in_batch.add(key)
                         seen.append(key)
             except Exception as exc:
@@ -223,10 +228,11 @@ class Collector:
                 dead.append((msg.packet_id, self._refused(letter, now)))
                 continue
             acks.append((gen, msg.packet_id))
+        ordered = ordered or bool(self._alert_lines)  # an alert's or a setting's new state
         points += self._alert_lines
         self._alert_lines = []
         self.alerts.flush()  # alert state durable before its causes are acknowledged
-        writer.add(points, acks, seen)
+        writer.add(points, acks, seen, ordered=ordered)
         # Handed to the writer: durable soon (or the process ends). A copy that
         # arrives meanwhile is a duplicate; its acknowledgement is released
         # after this batch's, since the writer releases in order.
@@ -310,7 +316,7 @@ class Collector:
             self._alerted(self.alerts.tick())
             self.alerts.flush()
             if self._alert_lines:
-                writer.add(self._alert_lines, [])
+                writer.add(self._alert_lines, [], ordered=True)
                 self._alert_lines = []
             if self._alerts_out:
                 self._outgoing.set()
@@ -364,7 +370,7 @@ class Collector:
             log.warning("influx_unavailable", error=str(exc), retry_in_s=retry_s)
             return False
         if lines:
-            writer.add(lines, [])
+            writer.add(lines, [], ordered=True)  # movements corrected
         writer.db_ready.set()
         log.info("influx_ready", url=self.influx.url, version=version,
                  spooled_points=self.spool.points, corrected_movements=len(lines))  # fmt: skip
@@ -490,7 +496,7 @@ class Collector:
                 helpers.append(asyncio.create_task(self._confirm(sub)))
             try:
                 while not stop.is_set():
-                    batch = await _batch_or_stop(sub, stop)
+                    batch = await _batch_or_stop(sub, stop, self.batch_messages)
                     if batch is None:
                         break
                     dead = self.handle(batch, writer)
@@ -520,8 +526,10 @@ class Collector:
         self._outgoing.set()
 
 
-async def _batch_or_stop(sub: Subscriber, stop: asyncio.Event) -> list[Publish] | None:
-    getter = asyncio.ensure_future(sub.batch())
+async def _batch_or_stop(
+    sub: Subscriber, stop: asyncio.Event, max_messages: int
+) -> list[Publish] | None:
+    getter = asyncio.ensure_future(sub.batch(max_messages))
     stopper = asyncio.ensure_future(stop.wait())
     done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
     if getter in done:

@@ -1,18 +1,30 @@
 """From points to durable: InfluxDB when it answers, the disk spool when it does
 not, and only then the MQTT acknowledgement.
 
-Batching adapts to the load: when points arrive and no write is in flight,
-they are written after a short linger (``linger_s``, so that the rest of a
-socket read joins them); while a write is in flight, new points gather and go
-in the next write. A quiet site gets low latency, a busy one large batches,
-with no fixed delay to tune. If InfluxDB fails with a retryable error (down,
-5xx, timeout), the batch goes to the spool instead. While the spool holds anything,
-new batches join it too, so that InfluxDB receives everything in order; a
-drainer writes the spool back, oldest first, with backoff and jitter. Either
-way, once the batch is durable, ``on_durable(acks, seen)`` releases its
-messages (and lets the collector remember them as seen).
-A 4xx from InfluxDB (points refused as written) is counted and logged: those
-points are not retried.
+Writes are pipelined: up to ``max_in_flight`` writes are with InfluxDB at
+once, so that the collector turns the next messages into points while
+InfluxDB stores the last ones (a single write at a time left both idle half
+the time). Each ``add()`` is a parcel (points and the messages behind them); a
+write takes whole parcels, oldest first, up to ``max_batch_points``.
+Acknowledgements are released strictly in the order the parcels came, whatever
+order the writes finish in (MQTT wants PUBACKs in order, and a message is
+remembered as seen only once its points are durable).
+
+Batching adapts to the load: when points arrive and nothing is in flight, they
+are written after a short linger (``linger_s``, so that the rest of a socket
+read joins them); while writes are in flight, new points gather and go in the
+next write. If InfluxDB fails with a retryable error (down, 5xx, timeout), the
+batch goes to the spool instead. While the spool holds anything, new batches
+join it too; a drainer writes the spool back, oldest first, with backoff and
+jitter. Either way, once the batch is durable, ``on_durable(acks, seen)``
+releases its messages. A 4xx from InfluxDB (points refused as written) is
+counted and logged: those points are not retried.
+
+Concurrent writes may land in either order. That is harmless for new points
+(each has its own series and time); a parcel that *rewrites* a point written
+before (a movement a late level corrected, an alert's new state, a
+calibration) is ``ordered``: it waits until every earlier write has finished,
+so the newer answer is the one InfluxDB keeps.
 
 The spool takes a batch in pieces of at most ``MAX_SPOOL_POINTS`` lines,
 halved again while a piece is larger than the whole spool, so no batch is too
@@ -26,7 +38,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from gudang import logs
 from gudang.collector.spool import Spool
@@ -43,6 +57,19 @@ Seen = list[tuple[str, str, int]]  # (device, boot, seq) of the messages behind 
 MAX_SPOOL_POINTS = 50_000  # lines per spool row: a few MiB compressed
 
 
+@dataclass(slots=True)
+class _Batch:
+    """Whole parcels, in the order they came: one write, one release."""
+
+    points: list[str] = field(default_factory=list)
+    acks: Acks = field(default_factory=list)
+    seen: Seen = field(default_factory=list)
+    ordered: bool = False
+
+
+_Parcel = tuple[list[str], Acks, Seen, bool]
+
+
 class DurableWriter:
     def __init__(
         self,
@@ -52,15 +79,21 @@ class DurableWriter:
         *,
         linger_s: float = 0.002,
         write_timeout_s: float = 5.0,
+        max_in_flight: int = 3,
+        max_batch_points: int = 30_000,
     ) -> None:
         self.db = db
         self.spool = spool
         self.on_durable = on_durable
         self.linger_s = linger_s
         self.write_timeout_s = write_timeout_s
-        self._points: list[str] = []
-        self._acks: Acks = []
-        self._seen: Seen = []
+        self.max_in_flight = max(1, max_in_flight)
+        self.max_batch_points = max(1, max_batch_points)
+        self._parcels: deque[_Parcel] = deque()
+        self._pending_points = 0
+        # Writes with InfluxDB (or already settled, waiting for those before
+        # them), oldest first: released in this order.
+        self._in_flight: deque[tuple[asyncio.Future[bool], _Batch]] = deque()
         self._wake = asyncio.Event()
         self._spooled = asyncio.Event()
         # Set once InfluxDB answered and the database exists; until then every
@@ -76,16 +109,23 @@ class DurableWriter:
 
     @property
     def pending(self) -> int:
-        return len(self._points)
+        """Points not yet handed to InfluxDB or the spool."""
+        return self._pending_points
 
-    def add(self, points: list[str], acks: Acks, seen: Seen | None = None) -> None:
-        """Lines of line protocol, and the messages they come from."""
+    @property
+    def in_flight(self) -> int:
+        """Batches handed over and not yet released (written or not)."""
+        return len(self._in_flight)
+
+    def add(
+        self, points: list[str], acks: Acks, seen: Seen | None = None, *, ordered: bool = False
+    ) -> None:
+        """Lines of line protocol, and the messages they come from. `ordered`:
+        some line rewrites a point written before (see the module text)."""
         if not points and not acks:
             return
-        self._points.extend(points)
-        self._acks.extend(acks)
-        if seen:
-            self._seen.extend(seen)
+        self._parcels.append((points, acks, seen or [], ordered and bool(points)))
+        self._pending_points += len(points)
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -94,38 +134,107 @@ class DurableWriter:
         stopping.add_done_callback(lambda _: self._wake.set())
         try:
             while not stop.is_set():
-                await self._wake.wait()  # set by add(), and by stop
+                await self._wake.wait()  # set by add(), a finished write, and stop
                 self._wake.clear()
-                await asyncio.sleep(self.linger_s)
-                await self._flush_once(stop)  # points added meanwhile wake the next round
-            await self._flush_once(stop)  # what arrived before the stop
+                await self._settle(stop, only_done=True)
+                if self._parcels:
+                    if not self._in_flight:
+                        await asyncio.sleep(self.linger_s)
+                    await self._submit(stop)
+            # What arrived before the stop (unless the spool is full: then it
+            # stays unacknowledged).
+            if await self._submit(stop):
+                await self._settle(stop, only_done=False)
         finally:
             drainer.cancel()
             stopping.cancel()
+            for task, _ in self._in_flight:  # only left when a stop met a full spool
+                task.cancel()
 
-    async def _flush_once(self, stop: asyncio.Event) -> None:
-        if not self._points and not self._acks:
-            return
-        # Everything pending goes in one batch, so that no acknowledgement is
-        # released ahead of its points (a burst makes one larger write).
-        points, acks, seen = self._points, self._acks, self._seen
-        self._points, self._acks, self._seen = [], [], []
-        body = ("\n".join(points) + "\n").encode() if points else b""
-        if (
-            body
-            and self.db_ready.is_set()
-            and self.spool.empty
-            and await self._try_write(body, len(points))
-        ):
-            self.on_durable(acks, seen)
-            return
-        if points and not self.db_ready.is_set() and not self._waiting_logged:
-            self._waiting_logged = True
-            log.info("spooling_until_influx_ready", points=len(points))
-        if points and not await self._spool(points, stop):
-            log.warning("stopped_with_spool_full", points=len(points), messages=len(acks))
-            return  # not acknowledged: the broker delivers them again after the restart
-        self.on_durable(acks, seen)
+    def _take(self) -> _Batch:
+        """Whole parcels, oldest first, up to max_batch_points (at least one)."""
+        batch = _Batch()
+        while self._parcels:
+            points = self._parcels[0][0]
+            if batch.points and len(batch.points) + len(points) > self.max_batch_points:
+                break
+            if batch.points and self._parcels[0][3]:
+                break  # an ordered parcel starts its own batch (it waits for the others)
+            _, acks, seen, ordered = self._parcels.popleft()
+            self._pending_points -= len(points)
+            batch.points += points
+            batch.acks += acks
+            batch.seen += seen
+            batch.ordered = batch.ordered or ordered
+        return batch
+
+    def _writing(self) -> list[asyncio.Future[bool]]:
+        return [f for f, _ in self._in_flight if not f.done()]
+
+    def _direct(self) -> bool:
+        return self.db_ready.is_set() and self.spool.empty
+
+    async def _submit(self, stop: asyncio.Event) -> bool:
+        """Hand every pending parcel to InfluxDB (up to max_in_flight writes)
+        or to the spool, in order. False: stopped with the spool full (what
+        is not yet durable stays unacknowledged, for the broker to send again)."""
+        while self._parcels:
+            batch = self._take()
+            if not batch.points:
+                self._in_flight.append((_done(), batch))  # released after those before it
+                await self._settle(stop, only_done=True)
+                continue
+            # A rewrite, or a batch bound for the spool, waits for every
+            # earlier write: the spool and InfluxDB then see the order it came in.
+            waits = batch.ordered or not self._direct()
+            if waits and not await self._settle(stop, only_done=False):
+                return False  # stopped with the spool full: nothing more is released
+            while len(writing := self._writing()) >= self.max_in_flight:
+                await asyncio.wait(writing, return_when=asyncio.FIRST_COMPLETED)
+                if not await self._settle(stop, only_done=True):
+                    return False
+            if self._direct():
+                body = ("\n".join(batch.points) + "\n").encode()
+                task = asyncio.ensure_future(self._try_write(body, len(batch.points)))
+                task.add_done_callback(lambda _: self._wake.set())
+                self._in_flight.append((task, batch))
+                continue
+            if not await self._settle(stop, only_done=False):  # the spool keeps the order too
+                return False
+            if not self.db_ready.is_set() and not self._waiting_logged:
+                self._waiting_logged = True
+                log.info("spooling_until_influx_ready", points=len(batch.points))
+            if not await self._spool(batch.points, stop):
+                log.warning("stopped_with_spool_full", points=len(batch.points),
+                            messages=len(batch.acks))  # fmt: skip
+                return False
+            self.on_durable(batch.acks, batch.seen)
+        return True
+
+    async def _settle(self, stop: asyncio.Event, *, only_done: bool) -> bool:
+        """Release finished writes in order (every one unless `only_done`:
+        then only those at the head that have finished). False: stopped with
+        the spool full."""
+        while self._in_flight and (not only_done or self._in_flight[0][0].done()):
+            if not await self._settle_one(stop):
+                return False
+        return True
+
+    async def _settle_one(self, stop: asyncio.Event) -> bool:
+        """The oldest write: released once written, or spooled if it failed."""
+        task, batch = self._in_flight[0]
+        try:
+            written = await asyncio.shield(task)
+        except Exception as exc:  # a bug in writing: keep the points all the same
+            log.exception("write_crashed_spooling", points=len(batch.points), error=repr(exc))
+            written = False
+        if not written and not await self._spool(batch.points, stop):
+            log.warning("stopped_with_spool_full", points=len(batch.points),
+                        messages=len(batch.acks))  # fmt: skip
+            return False
+        self._in_flight.popleft()
+        self.on_durable(batch.acks, batch.seen)
+        return True
 
     async def _spool(self, points: list[str], stop: asyncio.Event) -> bool:
         """Put every point in the spool, in order; False if a stop came first."""
@@ -191,3 +300,9 @@ class DurableWriter:
                 continue
             await asyncio.sleep(backoff * random.uniform(0.5, 1.5))
             backoff = min(backoff * 2, 30.0)
+
+
+def _done() -> asyncio.Future[bool]:
+    fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    fut.set_result(True)
+    return fut

@@ -243,7 +243,7 @@ def run_day(
         state = Path(tmp) / "state.db"
         calibration = Calibration(site, state)
         engine = StockEngine(site, calibration)
-        monitor = AlertMonitor(site, engine, state, clock=lambda: clock[0])
+        monitor = AlertMonitor(site, calibration, state, clock=lambda: clock[0])
         intake = Intake(site, 120_000)
         counting = CountingWatch(site)
         alerts: list[Alert] = []
@@ -267,12 +267,10 @@ def run_day(
                         assert isinstance(m, WeightReading)
                         published[m.device_id] += 1
                         result.fault_readings += m.state != "ok"
-                        engine.reading(m)
-                        alerts += monitor.reading(m)
-                        moves, engine.new_moves = engine.new_moves, []
-                        for bin_, move in moves:
+                        made = engine.reading(m)
+                        alerts += monitor.reading(m, made)
+                        for bin_, move in made.movements:
                             recorded[bin_.id].append(move)
-                        alerts += monitor.movements(moves)
                     elif isinstance(verdict, Control):
                         if isinstance(verdict.message, DeviceStatus):
                             alerts += monitor.status(verdict.message)

@@ -43,6 +43,23 @@ class InfluxSettings(BaseModel):
         default="Token", description="`Token` for 2.x, `Bearer` (or Token) for 3.x."
     )
     timeout_s: float = Field(default=10.0, gt=0)
+    gzip: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Compress writes: `auto` does unless InfluxDB is on this host "
+        "(loopback: compressing only costs CPU on both sides).",
+    )
+
+    @property
+    def compress_writes(self) -> bool:
+        if self.gzip != "auto":
+            return self.gzip == "on"
+        host = (urlsplit(self.url).hostname or "").lower()
+        if host == "localhost":
+            return False
+        try:
+            return not ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return True  # a name: another machine, as far as we can tell
 
 
 class ApiSettings(BaseModel):

@@ -11,7 +11,8 @@ from pathlib import Path
 from gudang.collector.alerts import texts
 from gudang.collector.alerts.rules import AlertBook, Condition
 from gudang.collector.alerts.store import AlertStore
-from gudang.collector.engine import StockEngine
+from gudang.collector.calibration import Calibration
+from gudang.collector.engine import ReadingResult
 from gudang.collector.movements import Movement
 from gudang.contract import Alert, AlertAck, DeviceStatus, WeightReading, now_ms
 from gudang.contract.messages import AlertKind
@@ -35,7 +36,7 @@ class AlertMonitor:
     def __init__(
         self,
         site: Site,
-        engine: StockEngine,
+        calibration: Calibration,
         store_path: Path,
         clock: Callable[[], int] = now_ms,
     ) -> None:
@@ -43,7 +44,7 @@ class AlertMonitor:
         silence, offline statuses); stock and scale rules run on device time."""
         self.site = site
         self.clock = clock
-        self.engine = engine
+        self.calibration = calibration  # its SKUs carry unit weights measured at run time
         cfg = site.alerts
         self.book = AlertBook(int(cfg.dwell_s * 1000))
         self.offline_after_ms = int(cfg.offline_after_s * 1000)
@@ -79,7 +80,10 @@ class AlertMonitor:
 
     # -- inputs ---------------------------------------------------------------
 
-    def reading(self, r: WeightReading) -> list[Alert]:
+    def reading(self, r: WeightReading, result: ReadingResult) -> list[Alert]:
+        """A reading and what the engine made of it (only a level that is its
+        bin's newest changes stock: a late one is history, and evaluating it
+        would go back in time)."""
         out: list[Alert] = []
         self._last_seen[r.device_id] = self.clock()
         # Most readings only confirm that all is well: skip what cannot change.
@@ -113,11 +117,10 @@ class AlertMonitor:
         for b in self.site.bins_of(r.device_id):
             if b.id in self._off:
                 out += self._judge_bin(b, r.ts)  # time passing for a pending anomaly alert
-            last = self.engine.history[b.id].last
-            # Only a reading that is the bin's newest level changes its stock:
-            # a late one is history (and evaluating it would go back in time).
-            if r.stable and r.state == "ok" and last is not None and last[0] == r.ts:
-                out += self._stock(b, last[1], r.ts)
+        for b, net_kg in result.newest:
+            out += self._stock(b, net_kg, r.ts)
+        if result.movements:
+            out += self.movements(result.movements)
         return out
 
     def _stuck_for(self, r: WeightReading) -> float | None:
@@ -145,7 +148,7 @@ class AlertMonitor:
         """Keep each SKU's total up to date in O(1) per reading (a SKU may span
         hundreds of bins); evaluate its alerts once every bin has spoken."""
         sku_id = b.sku
-        sku = self.engine.calibration.skus[sku_id]
+        sku = self.calibration.skus[sku_id]
         qty = sku.quantity(net_kg)
         before = self._bin_qty.get(b.id)
         self._bin_qty[b.id] = qty
@@ -167,7 +170,7 @@ class AlertMonitor:
         return self._judge(sku_id, ts) if sku_id in self._sku_total else []
 
     def _judge(self, sku_id: str, ts: int) -> list[Alert]:
-        sku = self.engine.calibration.skus[sku_id]
+        sku = self.calibration.skus[sku_id]
         total = self._sku_total[sku_id]
         out: list[Alert] = []
         hyst = sku.alert_hysteresis
@@ -207,7 +210,7 @@ class AlertMonitor:
     def _judge_bin(self, b: Bin, ts: int) -> list[Alert]:
         out: list[Alert] = []
         off = self._off[b.id]
-        sku = self.engine.calibration.skus[b.sku]
+        sku = self.calibration.skus[b.sku]
         frac = off.residual - round(off.residual)
         window = max(NOISY_WINDOW_MS, self.book.dwell_ms)
         noisy = sum(1 for t in off.recent if ts - t < window) >= NOISY_COUNT

@@ -57,6 +57,7 @@ class InfluxClient:
             limits=httpx.Limits(max_connections=4),
         )
         self.version: str | None = None
+        self._compress = settings.compress_writes
 
     async def __aenter__(self) -> InfluxClient:
         return self
@@ -108,7 +109,7 @@ class InfluxClient:
     async def write_lines(self, body: bytes) -> int:
         """Write encoded line protocol (ms precision); returns the bytes sent."""
         headers = {"Content-Type": "text/plain; charset=utf-8"}
-        if len(body) > _GZIP_OVER:
+        if len(body) > _GZIP_OVER and self._compress:
             body = gzip.compress(body, compresslevel=5)
             headers["Content-Encoding"] = "gzip"
         await self._request(

@@ -37,7 +37,7 @@ class Feed:
     def __init__(self, site: Site, state: Path) -> None:
         self.cal = Calibration(site, state)
         self.engine = StockEngine(site, self.cal)
-        self.monitor = AlertMonitor(site, self.engine, state)
+        self.monitor = AlertMonitor(site, self.cal, state)
         self.seq = 0
 
     def reading(self, device: str, weight: float, ts: int, **kw: object) -> list[Alert]:
@@ -46,10 +46,7 @@ class Feed:
             "device_id": device, "boot_id": "b", "seq": self.seq, "ts": ts, "weight": weight,
             "unit": "kg", "stable": True, "reason": "heartbeat", **kw,
         })  # fmt: skip
-        self.engine.reading(r)
-        out = self.monitor.reading(r)
-        moves, self.engine.new_moves = self.engine.new_moves, []  # as the service does
-        return out + self.monitor.movements(moves)
+        return self.monitor.reading(r, self.engine.reading(r))
 
     def close(self) -> None:
         self.monitor.close()
@@ -259,11 +256,10 @@ def test_silence_is_judged_on_the_injected_clock(tmp_path: Path) -> None:
     now = [T0]
     cal = Calibration(SITE, tmp_path / "state.db")
     engine = StockEngine(SITE, cal)
-    monitor = AlertMonitor(SITE, engine, tmp_path / "state.db", clock=lambda: now[0])
+    monitor = AlertMonitor(SITE, cal, tmp_path / "state.db", clock=lambda: now[0])
     r = WeightReading(device_id="scale-2", boot_id="b", seq=1, ts=T0, weight=100.0, unit="kg",
                       stable=True, reason="heartbeat")  # fmt: skip
-    engine.reading(r)
-    monitor.reading(r)
+    monitor.reading(r, engine.reading(r))
     now[0] += 119_000
     assert monitor.tick() == []
     now[0] += 2_000

@@ -36,7 +36,7 @@ def engine(s: Site, tmp: Path) -> StockEngine:
 def weigh(e: StockEngine, seq: int, pieces: int, ts: int) -> list[str]:
     r = WeightReading(device_id="scale-1", boot_id="b", seq=seq, ts=ts, weight=60 + 7.4 * pieces,
                       unit="kg", stable=True, reason="change")  # fmt: skip
-    return [line for line in e.reading(r) if line.startswith("movement,")]
+    return [line for line in e.reading(r).lines if line.startswith("movement,")]
 
 
 def arrive(e: StockEngine, seq: int, tag: str, ts: int) -> None:

@@ -231,7 +231,7 @@ def test_what_is_admitted_encodes(case: tuple[str, bytes]) -> None:
         assert isinstance(result, Refused)
         return
     m = result.message
-    lines = ENGINE.tag(m) if isinstance(m, TagEvent) else ENGINE.reading(m)
+    lines = ENGINE.tag(m) if isinstance(m, TagEvent) else ENGINE.reading(m).lines
     assert lines
     for line in lines:
         assert "inf" not in line and "nan" not in line
