@@ -45,7 +45,7 @@ class ReadingResult:
     rewrites: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Latest:
     """A bin's newest stable level (device time), for calibration."""
 
@@ -178,7 +178,7 @@ class StockEngine:
         elif m.kind == "anomaly":
             self.stats.anomalies += 1
         series = self._movement_keys[b.id]
-        tags = self._attributed(b, m.ts)
+        tags = self._attributed(b, m.ts) if self._bays else []
         if tags:  # labels come from the site file: escaped by line()
             labels = "; ".join(self._labels.get(t, t) for t in tags)
             return line(series, movement_fields(m, tags, labels), m.ts)

@@ -35,7 +35,7 @@ from gudang.site.counting import Z, delta_error
 __all__ = ["BinHistory", "Movement", "MovementKind", "classify", "noise_band"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # (not frozen: 1 µs a movement on the hot path)
 class Movement:
     ts: int  # device time of the level that ends the movement
     kind: MovementKind

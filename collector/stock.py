@@ -13,7 +13,7 @@ from gudang.site import Bin, Site, Sku
 __all__ = ["KG_PER", "BinLevel", "bin_levels", "level_error_kg", "to_kg"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # (not frozen: 1 µs a level on the hot path)
 class BinLevel:
     bin: Bin
     sku: Sku

@@ -85,7 +85,7 @@ class AlertMonitor:
         bin's newest changes stock: a late one is history, and evaluating it
         would go back in time)."""
         out: list[Alert] = []
-        self._last_seen[r.device_id] = self.clock()
+        now = self._last_seen[r.device_id] = self.clock()
         # Most readings only confirm that all is well: skip what cannot change.
         if r.device_id not in self._offline and not self.book.idle("device_offline", r.device_id):
             self._record(
@@ -93,7 +93,7 @@ class AlertMonitor:
                     "device_offline",
                     r.device_id,
                     "good",
-                    self.clock(),
+                    now,
                     texts.offline(r.device_id, "online"),
                     dwell_ms=0,
                 ),
