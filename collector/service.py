@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import re
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from gudang import __version__, logs
@@ -50,6 +51,7 @@ from gudang.contract import (
     topic,
 )
 from gudang.contract.ids import IDENT_PATTERN
+from gudang.contract.messages import is_alert_kind
 from gudang.contract.topics import subscription
 from gudang.errors import ConfigError, ConfigProblem, DatabaseNotFound, StorageError
 from gudang.influx import FieldValue, InfluxClient, line, quote_ident, series_key
@@ -129,6 +131,15 @@ class Collector:
         self.dead_topic = topic(TopicKind.DEAD_LETTER, self.site_id, component="collector")
         self._status_topic = topic(TopicKind.COLLECTOR_STATUS, self.site_id, member=self.member)
         self.boot_id = uuid.uuid4().hex
+        # One handler per kind of control topic (readings and tag events go
+        # to the engine); the intake has checked topic and payload already.
+        self._handlers: dict[TopicKind, Callable[[Control], None]] = {
+            TopicKind.DEVICE_STATUS: self._on_status,
+            TopicKind.EDGE_STATUS: self._on_status,
+            TopicKind.ALERT_ACK: self._on_alert_ack,
+            TopicKind.CALIBRATE: self._on_calibrate,
+            TopicKind.SKU_UPDATE: self._on_sku_update,
+        }
 
     # -- message handling ---------------------------------------------------------
 
@@ -154,20 +165,30 @@ class Collector:
 
     def _control(self, c: Control) -> None:
         """Status, alert acknowledgements, calibration, settings: state, not data."""
+        if c.message is not None:  # None: an empty retained status, which only clears it
+            self._handlers[c.kind](c)
+
+    def _on_sku_update(self, c: Control) -> None:
+        assert isinstance(c.message, SkuUpdate)
+        self._handled(self.requests.update_sku(c.levels["sku_id"], c.message))
+
+    def _on_calibrate(self, c: Control) -> None:
+        assert isinstance(c.message, Calibrate)
+        self._handled(self.requests.calibrate(c.levels["bin_id"], c.message))
+
+    def _on_alert_ack(self, c: Control) -> None:
+        assert isinstance(c.message, AlertAck)
+        kind = c.levels["kind"]
+        assert is_alert_kind(kind)  # the intake refuses any other
+        self._alerted(self.alerts.acknowledge(kind, c.levels["subject"], c.message))
+
+    def _on_status(self, c: Control) -> None:
         m = c.message
-        if isinstance(m, SkuUpdate):
-            self._handled(self.requests.update_sku(c.levels["sku_id"], m))
-        elif isinstance(m, Calibrate):
-            self._handled(self.requests.calibrate(c.levels["bin_id"], m))
-        elif isinstance(m, AlertAck):
-            kind = c.levels["kind"]
-            self._alerted(self.alerts.acknowledge(kind, c.levels["subject"], m))  # type: ignore[arg-type]
-        elif isinstance(m, DeviceStatus):
-            self._alerted(self.alerts.status(m))
-            for warning in self.counting.status(m):
-                log.warning("counting_unreliable", device=m.id, noise_kg=m.noise_kg,
-                            plateau_samples=m.plateau_samples, warning=warning)  # fmt: skip
-        # None: an empty retained status only clears the retained message
+        assert isinstance(m, DeviceStatus)
+        self._alerted(self.alerts.status(m))
+        for warning in self.counting.status(m):
+            log.warning("counting_unreliable", device=m.id, noise_kg=m.noise_kg,
+                        plateau_samples=m.plateau_samples, warning=warning)  # fmt: skip
 
     def _data(self, m: WeightReading | TagEvent, now: int) -> tuple[list[str], bool]:
         """The points of one accepted reading or tag event (and whether one
@@ -416,21 +437,18 @@ class Collector:
             # Usually InfluxDB answers: learn every bin's last level before the
             # first message (a large backlog would otherwise come first). If
             # not, ingest into the spool and keep trying.
-            loops = [self._mqtt_loop(writer, stop), self._tick(writer, stop)]
+            flushed = asyncio.Event()  # the writer's last acknowledgements are out
+            loops = [self._mqtt_loop(writer, stop, flushed), self._tick(writer, stop)]
             if not await self._db_attempt(db, writer, 0.5):
                 loops.append(self._prepare_db(db, writer, stop))
             tasks = [asyncio.create_task(loop) for loop in loops]
             notify_task = asyncio.create_task(self.notifier.run())
             await stop.wait()
-            await asyncio.gather(*tasks, return_exceptions=True)
             notify_task.cancel()
             writer_stop.set()
             await writer_task  # flushes the last batch, then releases its acks
-            if self._sub is not None:
-                with contextlib.suppress(ConnectionLost):
-                    await self._sub.publish(self._status_topic, self._status("offline", "stopped"),
-                                            retain=True)  # fmt: skip
-                await self._sub.__aexit__(None, None, None)
+            flushed.set()  # now the MQTT loop may say goodbye and disconnect
+            await asyncio.gather(*tasks, return_exceptions=True)
             self.spool.close()
             self.alerts.close()
             self.calibration.close()
@@ -454,67 +472,90 @@ class Collector:
         ]
         return [(n, 1) for n in names]
 
-    async def _mqtt_loop(self, writer: DurableWriter, stop: asyncio.Event) -> None:
-        backoff = 0.5
+    def _subscriber(self) -> Subscriber:
         # Fixed id + persistent session: the broker keeps our messages while we
         # are away (up to its max_queued_messages). Shared members need their
         # own, equally fixed ids: a restarted member resumes its session.
         client_id = f"gudang-collector-{self.site_id}"
         if self.share_group:
             client_id += f"-{self.share_group}-{self.member}"
+        return Subscriber(
+            self.mqtt, client_id, self._filters(), receive_maximum=self.receive_maximum,
+            will=(self._status_topic, self._status("offline", "connection_lost")),
+        )  # fmt: skip
+
+    async def _mqtt_loop(
+        self, writer: DurableWriter, stop: asyncio.Event, flushed: asyncio.Event
+    ) -> None:
+        """Connect, ingest until the connection ends, reconnect; on a stop,
+        stay connected until the writer's last acknowledgements are out."""
+        backoff = 0.5
         while not stop.is_set():
-            sub = Subscriber(
-                self.mqtt, client_id, self._filters(), receive_maximum=self.receive_maximum,
-                will=(self._status_topic, self._status("offline", "connection_lost")),
-            )  # fmt: skip
+            connected = False
             try:
-                await sub.__aenter__()
+                async with self._subscriber() as sub:
+                    connected = True
+                    backoff = 0.5
+                    await self._session(sub, writer, stop)
+                    await flushed.wait()  # (only reached on a stop)
+                    with contextlib.suppress(ConnectionLost):
+                        await sub.publish(self._status_topic, self._status("offline", "stopped"),
+                                          retain=True)  # fmt: skip
+                    return
             except ConnectionLost as exc:
-                log.warning("mqtt_unavailable", error=str(exc), retry_in_s=backoff)
+                if connected:
+                    log.warning("mqtt_disconnected", error=str(exc))
+                    continue
+                log.warning("mqtt_unavailable", host=self.mqtt.host, port=self.mqtt.port,
+                            error=str(exc), retry_in_s=backoff)  # fmt: skip
                 await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
-                continue
-            self.generation += 1
-            self._dead_out = []  # unacknowledged: the broker sends their messages again
-            self._sub = sub
-            backoff = 0.5
-            log.info("mqtt_subscribed", host=self.mqtt.host, port=self.mqtt.port,
-                     session_present=sub.session_present, connection=self.generation)  # fmt: skip
-            # The broker may have lost or rolled back its retained copy of our
-            # state (a crash restores its last autosave): say it all again.
-            for sku in self.site.skus:
-                self._results_out.append(self.requests.announce(sku.id))
-            self._alerts_out = self.alerts.current()  # newest per alert: supersedes pending
-            # Our birth: edges send again whatever we have not confirmed (this
-            # session may be new, its queue lost with a crashed broker).
-            self._results_out.append((self._status_topic, self._status("online"), True))
-            log.info("alerts_republished", alerts=len(self._alerts_out),
-                     skus=len(self.site.skus))  # fmt: skip
-            self._outgoing.set()
-            helpers = [asyncio.create_task(self._publish_outgoing(sub))]
-            if self.confirm_every_s > 0:
-                helpers.append(asyncio.create_task(self._confirm(sub)))
-            try:
-                while not stop.is_set():
-                    batch = await _batch_or_stop(sub, stop, self.batch_messages)
-                    if batch is None:
-                        break
-                    dead = self.handle(batch, writer)
-                    if dead:
-                        self._queue_dead(dead)
-            except ConnectionLost as exc:
-                log.warning("mqtt_disconnected", error=str(exc))
             except Exception as exc:
                 # A bug, not the broker: say so loudly and reconnect; whatever
                 # was not acknowledged comes back and is handled again.
                 log.exception("collector_loop_failed", error=repr(exc))
                 await sleep_or_stop(stop, 1.0)
-            for helper in helpers:
-                helper.cancel()
-            if stop.is_set():
-                return  # run() disconnects once the writer has released its acks
-            self._sub = None
-            await sub.__aexit__(None, None, None)
+            finally:
+                self._sub = None
+
+    async def _session(self, sub: Subscriber, writer: DurableWriter, stop: asyncio.Event) -> None:
+        """One connection: announce ourselves, then ingest until it ends
+        (ConnectionLost) or a stop comes (returns)."""
+        self.generation += 1
+        self._dead_out = []  # unacknowledged: the broker sends their messages again
+        self._sub = sub
+        log.info("mqtt_subscribed", host=self.mqtt.host, port=self.mqtt.port,
+                 session_present=sub.session_present, connection=self.generation)  # fmt: skip
+        # The broker may have lost or rolled back its retained copy of our
+        # state (a crash restores its last autosave): say it all again.
+        for sku in self.site.skus:
+            self._results_out.append(self.requests.announce(sku.id))
+        self._alerts_out = self.alerts.current()  # newest per alert: supersedes pending
+        # Our birth: edges send again whatever we have not confirmed (this
+        # session may be new, its queue lost with a crashed broker).
+        self._results_out.append((self._status_topic, self._status("online"), True))
+        log.info("alerts_republished", alerts=len(self._alerts_out),
+                 skus=len(self.site.skus))  # fmt: skip
+        self._outgoing.set()
+        helpers = [asyncio.create_task(self._publish_outgoing(sub))]
+        if self.confirm_every_s > 0:
+            helpers.append(asyncio.create_task(self._confirm(sub)))
+        ingest = asyncio.create_task(self._ingest(sub, writer))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({ingest, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # handle() never awaits: a cancelled ingest stops between batches.
+            for task in (ingest, stopping, *helpers):
+                task.cancel()
+        if ingest.done() and not ingest.cancelled():
+            ingest.result()  # raises ConnectionLost (or a bug) for the loop to handle
+
+    async def _ingest(self, sub: Subscriber, writer: DurableWriter) -> None:
+        async for batch in sub.batches(self.batch_messages):
+            dead = self.handle(batch, writer)
+            if dead:
+                self._queue_dead(dead)
 
     def _queue_dead(self, dead: list[tuple[int, DeadLetter]]) -> None:
         """Log (the first 20 of a batch) and hand to the publishing task."""
@@ -524,16 +565,3 @@ class Collector:
             log.warning("dead_letters_more", count=len(dead) - 20)
         self._dead_out += [(self.generation, pid, letter) for pid, letter in dead]
         self._outgoing.set()
-
-
-async def _batch_or_stop(
-    sub: Subscriber, stop: asyncio.Event, max_messages: int
-) -> list[Publish] | None:
-    getter = asyncio.ensure_future(sub.batch(max_messages))
-    stopper = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    if getter in done:
-        stopper.cancel()
-        return getter.result()
-    getter.cancel()
-    return None

@@ -1,10 +1,12 @@
 """An asyncio MQTT 5 connection for a subscriber that acknowledges late.
 
     async with Subscriber(settings, "gudang-collector-site", [(filter, 1)]) as sub:
-        while True:
-            batch = await sub.batch()        # every PUBLISH received so far
+        async for batch in sub.batches():   # what was received so far, in order
             ...durably handle it...
             sub.ack([m.packet_id for m in batch])   # one write for all PUBACKs
+
+The iteration raises ``ConnectionLost`` when the connection ends (as
+aiomqtt's does); a failed connect raises it from ``async with``.
 
 Until a message is acknowledged the broker keeps it (up to the Receive
 Maximum in flight, the rest queued in the persistent session) and sends it
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TypeVar
 
@@ -255,6 +258,11 @@ class Subscriber:
             await self._arrived.wait()
         out, self._inbox = self._inbox[:max_messages], self._inbox[max_messages:]
         return out
+
+    async def batches(self, max_messages: int = 50_000) -> AsyncIterator[list[Publish]]:
+        """`batch()` after `batch()`, until the connection ends (ConnectionLost)."""
+        while True:
+            yield await self.batch(max_messages)
 
     def ack(self, packet_ids: list[int]) -> None:
         """PUBACK these (QoS 1) messages in one write; after a reconnect the

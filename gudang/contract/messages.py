@@ -9,7 +9,7 @@ that a replayed message overwrites itself instead of counting twice.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,7 @@ __all__ = [
     "MassUnit",
     "TagEvent",
     "WeightReading",
+    "is_alert_kind",
 ]
 
 SCHEMA_VERSION = 1
@@ -225,6 +226,12 @@ AlertKind = Literal[
     "clock_ahead",
 ]
 ALERT_KINDS: frozenset[str] = frozenset(AlertKind.__args__)  # type: ignore[attr-defined]
+
+
+def is_alert_kind(name: str) -> TypeGuard[AlertKind]:
+    return name in ALERT_KINDS
+
+
 AlertState = Literal["raised", "acknowledged", "cleared"]
 
 
