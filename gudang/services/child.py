@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from gudang.services.process import die_with_parent
+from gudang.services.process import with_parent_death
 
 __all__ = ["GudangProcess"]
 
@@ -27,13 +27,15 @@ class GudangProcess:
         self.log_path = log_path
         self._log: IO[bytes] = log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gudang.cli", *args],
-            env=env,
+            with_parent_death([sys.executable, "-m", "gudang.cli", *args]),
+            # Safe path: the installed gudang, never a gudang/ folder that
+            # happens to be in the working directory (a source checkout's is
+            # only part of the package).
+            env={**env, "PYTHONSAFEPATH": "1"},
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=log_path.parent,  # anything a child writes by default lands beside its log
-            preexec_fn=die_with_parent,
         )
 
     @property

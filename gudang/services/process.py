@@ -8,7 +8,6 @@ and never touches the system-wide service.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import signal
@@ -22,9 +21,8 @@ from types import TracebackType
 
 from gudang.errors import ServiceError
 
-__all__ = ["LocalServer", "die_with_parent", "find_binary", "free_port"]
+__all__ = ["LocalServer", "find_binary", "free_port", "with_parent_death"]
 
-_PR_SET_PDEATHSIG = 1
 _EXTRA_PATH = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 
 
@@ -35,15 +33,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def die_with_parent() -> None:
-    """preexec_fn: the child gets SIGTERM if its owner dies, even by SIGKILL.
+def with_parent_death(argv: list[str]) -> list[str]:
+    """`argv` run so that it gets SIGTERM if its owner dies, even by SIGKILL.
 
     Children run in their own session (so a terminal Ctrl-C reaches only the
     owner, which stops them in order); this keeps them from outliving it.
+    setpriv (util-linux, on every Debian) sets the death signal and then
+    execs the command: no preexec_fn, which is unsafe in a process with
+    threads (the tests' and the demo's have several).
     """
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    setpriv = shutil.which("setpriv", path=os.pathsep.join(_EXTRA_PATH))
+    if not sys.platform.startswith("linux") or setpriv is None:
+        return argv
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv]
 
 
 def find_binary(name: str, package: str) -> str:
@@ -97,11 +99,10 @@ class LocalServer(ABC):
             # Own session: a Ctrl-C in the terminal reaches the owner, which then
             # stops its servers in order, instead of killing them mid-write.
             self._proc = subprocess.Popen(
-                argv,
+                with_parent_death(argv),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -82,12 +82,13 @@ async def test_a_full_spool_does_not_hold_up_a_stop(tmp_path: Path) -> None:
 def test_a_spool_limit_below_one_batch_is_refused_at_start(tmp_path: Path) -> None:
     site = tmp_path / "site.yaml"
     site.write_text("site: {id: s, name: S}\n")
-    env = {**os.environ, "GUDANG_COLLECTOR_SPOOL": str(tmp_path / "spool.db")}
+    env = {**os.environ, "GUDANG_COLLECTOR_SPOOL": str(tmp_path / "spool.db"),
+           "PYTHONSAFEPATH": "1"}  # the installed package, not the checkout's gudang/  # fmt: skip
     for limit in ("0", "1"):
         done = subprocess.run(
             [sys.executable, "-m", "gudang.cli", "collector", "--site", str(site),
              "--spool-max-mb", limit],
-            capture_output=True, text=True, timeout=60, env=env,
+            capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
         )  # fmt: skip
         assert done.returncode == 2, done.stderr
         assert "--spool-max-mb" in done.stderr and "16" in done.stderr
