@@ -12,6 +12,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from gudang.api.context import ctx
 from gudang.api.keys import ApiKey, Scope, allows
+from gudang.errors import GudangError
 
 __all__ = ["ApiError", "need"]
 
@@ -19,7 +20,7 @@ _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer gk_..
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Or `X-API-Key: gk_...`")
 
 
-class ApiError(Exception):
+class ApiError(GudangError):
     """An error answered as JSON: status, stable code, message for people."""
 
     def __init__(self, status: int, code: str, message: str) -> None:

@@ -34,6 +34,7 @@ from gudang.contract import (
 )
 from gudang.contract.identity import status_mismatch
 from gudang.contract.topics import subscription
+from gudang.errors import TransportError
 from gudang.mqtt import make_client
 from gudang.runtime import sleep_or_stop
 from gudang.settings import MqttSettings
@@ -43,7 +44,7 @@ __all__ = ["Bridge", "BrokerUnavailable"]
 log = logs.get("api.bridge")
 
 
-class BrokerUnavailable(Exception):
+class BrokerUnavailable(TransportError):
     """The broker is not connected, or did not answer in time."""
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from gudang.errors import GudangError
 from gudang.site import Site, Sku
 from gudang.sqlite import open_db
 
@@ -21,7 +22,7 @@ MIN_SAMPLE = 10  # pieces: fewer make a poor unit weight (weighing practice)
 _SETTINGS = ("minimum", "reorder_point", "reorder_quantity", "target")
 
 
-class CalibrationError(ValueError):
+class CalibrationError(GudangError, ValueError):
     """The calibration can not be done now (no stable reading, bad sample...)."""
 
 

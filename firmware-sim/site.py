@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gudang import logs
+from gudang.errors import GudangError
 from gudang.sim.devices import (
     PolledScale,
     Rdm6300Reader,
@@ -44,7 +45,7 @@ __all__ = ["SimError", "SimSite"]
 log = logs.get("sim")
 
 
-class SimError(Exception):
+class SimError(GudangError):
     """An operation that cannot be applied (unknown bin, not enough stock...)."""
 
 

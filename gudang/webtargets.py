@@ -27,13 +27,15 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from gudang.errors import GudangError
+
 __all__ = ["Resolved", "TargetPolicy", "TargetRefused", "redact"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
-class TargetRefused(ValueError):
+class TargetRefused(GudangError, ValueError):
     """The URL may not be a webhook target; the message says why."""
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from gudang.errors import RemoteProtocolError
+
 __all__ = [
     "Connack",
     "Decoder",
@@ -42,7 +44,7 @@ SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 12, 13, 14
 MAX_PACKET = 1 << 20  # we advertise this Maximum Packet Size to the broker
 
 
-class ProtocolViolation(Exception):
+class ProtocolViolation(RemoteProtocolError):
     """The broker sent bytes that are not a valid MQTT 5 packet."""
 
 

@@ -46,6 +46,7 @@ from gudang.collector.mqtt.codec import (
     encode_publish,
     encode_subscribe,
 )
+from gudang.errors import TransportError
 from gudang.settings import MqttSettings
 
 __all__ = ["ConnectionLost", "Subscriber"]
@@ -53,7 +54,7 @@ __all__ = ["ConnectionLost", "Subscriber"]
 _P = TypeVar("_P", Connack, Suback)
 
 
-class ConnectionLost(Exception):
+class ConnectionLost(TransportError):
     """The connection to the broker failed or was refused; reconnect."""
 
 

@@ -68,3 +68,40 @@ def test_cli_has_every_part() -> None:
 
     commands = set(get_command(app).commands)  # type: ignore[attr-defined]
     assert {"edge", "collector", "api", "sim", "demo", "check-config", "schema"} <= commands
+
+
+def _modules() -> list[str]:
+    """Every module of the distribution, by pyproject's package-dir mapping
+    (pkgutil cannot see the editable install's mapped folders)."""
+    mapping: dict[str, str] = PYPROJECT["tool"]["setuptools"]["package-dir"]
+    names = set()
+    for pkg, folder in mapping.items():
+        for path in (ROOT / folder).rglob("*.py"):
+            rel = path.relative_to(ROOT / folder).with_suffix("")
+            parts = [p for p in rel.parts if p != "__init__"]
+            names.add(".".join([pkg, *parts]))
+    return sorted(n for n in names if not n.endswith("__main__"))
+
+
+def test_every_public_exception_is_a_gudang_error() -> None:
+    """One tree (gudang.errors): a caller can catch GudangError and know it
+    is ours; private control-flow exceptions (a leading _) are exempt."""
+    import importlib
+
+    from gudang.errors import GudangError
+
+    modules = _modules()
+    assert "gudang.collector.mqtt.connection" in modules and "gudang.sim.site" in modules
+    outside: list[str] = []
+    for name in modules:
+        module = importlib.import_module(name)
+        for attr, obj in vars(module).items():
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, BaseException)
+                and obj.__module__ == name
+                and not attr.startswith("_")
+                and not issubclass(obj, GudangError)
+            ):
+                outside.append(f"{name}.{attr}")
+    assert outside == []
