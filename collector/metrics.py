@@ -81,6 +81,12 @@ class CollectorMetrics(_PromCollector):
                 "Points waiting for the next batch",
                 value=w.pending,
             )
+            yield GaugeMetricFamily(
+                "gudang_collector_batches_unreleased",
+                "Batches handed to InfluxDB (up to 3 writes at once) whose messages are "
+                "not yet acknowledged",
+                value=w.in_flight,
+            )
         active = GaugeMetricFamily(
             "gudang_collector_alerts_active",
             "Active alerts, by kind and state",

@@ -1,8 +1,9 @@
 """Protocol name -> driver: the one place a new device family is registered.
 
-Adding a protocol is one module in ``edge/protocols/`` (a pure decoder) plus
-one line here; see docs/edge.md. The names are the site file's ``protocol``
-values (``gudang.site.model.PROTOCOLS``).
+Adding a protocol is one module in ``edge/protocols/`` (a pure decoder), one
+line here, and its name in ``gudang.site.model`` (``Protocol`` and
+``PROTOCOLS``, the site file's names for every component; a test checks that
+they agree with this table); see docs/edge.md.
 """
 
 from __future__ import annotations
