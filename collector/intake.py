@@ -10,8 +10,10 @@ docs/collector.md) and, where the topic names one, the device it is about.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 
 from pydantic import BaseModel, ValidationError
 
@@ -53,7 +55,7 @@ class Control:
     settings request. `message` is None for an empty retained status (a clear)."""
 
     kind: TopicKind
-    levels: dict[str, str]
+    levels: Mapping[str, str]
     message: ControlMessage | None
 
 
@@ -82,12 +84,13 @@ _CONTROL: dict[TopicKind, type[BaseModel]] = {
 
 
 @lru_cache(maxsize=65536)
-def _route(topic: str) -> tuple[TopicKind, str, tuple[tuple[str, str], ...]] | None:
-    """(kind, site, levels) of a topic the collector takes. Cached: topics repeat."""
+def _route(topic: str) -> tuple[TopicKind, str, Mapping[str, str]] | None:
+    """(kind, site, levels) of a topic the collector takes. Cached: topics
+    repeat (the levels are shared between messages: read-only)."""
     parsed = parse(topic)
     if parsed is None or (parsed.kind not in _DATA and parsed.kind not in _CONTROL):
         return None
-    return parsed.kind, parsed.site, tuple(parsed.levels.items())
+    return parsed.kind, parsed.site, MappingProxyType(dict(parsed.levels))
 
 
 def _explain(exc: ValidationError) -> str:
@@ -137,11 +140,10 @@ class Intake:
         if route is None:
             return refuse(topic, payload, "unknown_topic",
                           "not a topic of contract v1 that the collector takes", now)  # fmt: skip
-        kind, site_id, level_items = route
+        kind, site_id, levels = route
         if site_id != self.site_id:
             return refuse(topic, payload, "wrong_site",
                           f"site {site_id!r} is not this collector's site", now)  # fmt: skip
-        levels = dict(level_items)
         if kind in _DATA:
             return self._data(kind, levels["device_id"], topic, payload, now)
         return self._control(kind, levels, topic, payload, now)
@@ -189,7 +191,7 @@ class Intake:
         return Accepted(message)
 
     def _control(
-        self, kind: TopicKind, levels: dict[str, str], topic: str, payload: bytes, now: int
+        self, kind: TopicKind, levels: Mapping[str, str], topic: str, payload: bytes, now: int
     ) -> Control | Refused:
         is_status = kind in (TopicKind.DEVICE_STATUS, TopicKind.EDGE_STATUS)
         if is_status and not payload:
@@ -215,7 +217,7 @@ class Intake:
     def _status(
         self,
         kind: TopicKind,
-        levels: dict[str, str],
+        levels: Mapping[str, str],
         status: DeviceStatus,
         topic: str,
         payload: bytes,

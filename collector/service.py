@@ -556,6 +556,9 @@ class Collector:
             dead = self.handle(batch, writer)
             if dead:
                 self._queue_dead(dead)
+            # batches() returns at once while a backlog is queued: let the
+            # writer, the socket and the other tasks run between rounds.
+            await asyncio.sleep(0)
 
     def _queue_dead(self, dead: list[tuple[int, DeadLetter]]) -> None:
         """Log (the first 20 of a batch) and hand to the publishing task."""

@@ -114,9 +114,10 @@ class AlertMonitor:
                 self.book.observe("scale_fault", r.device_id, fault, r.ts, text, dwell_ms=dwell),
                 out,
             )
-        for b in self.site.bins_of(r.device_id):
-            if b.id in self._off:
-                out += self._judge_bin(b, r.ts)  # time passing for a pending anomaly alert
+        if self._off:  # time passing for a pending anomaly alert
+            for b in self.site.bins_of(r.device_id):
+                if b.id in self._off:
+                    out += self._judge_bin(b, r.ts)
         for b, net_kg in result.newest:
             out += self._stock(b, net_kg, r.ts)
         if result.movements:
