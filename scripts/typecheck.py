@@ -20,15 +20,22 @@ TREE = ROOT / "build" / "typecheck"
 SUBPACKAGES = {"edge": "edge", "collector": "collector", "api": "api", "sim": "firmware-sim"}
 
 
-def main() -> int:
-    shutil.rmtree(TREE, ignore_errors=True)
-    pkg = TREE / "gudang"
+def lay_out(tree: Path) -> Path:
+    """The package as an install lays it out, in `tree`, with symbolic links
+    (tests/unit/test_child_processes.py uses it too); returns `tree`."""
+    shutil.rmtree(tree, ignore_errors=True)
+    pkg = tree / "gudang"
     pkg.mkdir(parents=True)
     for entry in (ROOT / "gudang").iterdir():
         if entry.name != "__pycache__":
             (pkg / entry.name).symlink_to(entry)
     for name, folder in SUBPACKAGES.items():
         (pkg / name).symlink_to(ROOT / folder)
+    return tree
+
+
+def main() -> int:
+    lay_out(TREE)
     done = subprocess.run(
         [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "-p",
          "gudang"],

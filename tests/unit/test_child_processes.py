@@ -4,6 +4,7 @@ whatever their working directory holds."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from gudang.services.process import with_parent_death
 from gudang.testing import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYOUT = {"edge": "edge", "collector": "collector", "api": "api", "sim": "firmware-sim"}
+FOLDERS = ("gudang", "edge", "collector", "api", "firmware-sim")
 
 
 def _alive(pid: int) -> bool:
@@ -51,7 +52,7 @@ def test_no_preexec_fn_anywhere() -> None:
     threads (it can deadlock on a lock another thread held at the fork)."""
     users = [
         str(path.relative_to(ROOT))
-        for folder in ("gudang", *LAYOUT.values(), "bench", "tests")
+        for folder in (*FOLDERS, "bench", "tests")
         for path in (ROOT / folder).rglob("*.py")
         if "preexec" + "_fn=" in path.read_text()
     ]
@@ -61,14 +62,12 @@ def test_no_preexec_fn_anywhere() -> None:
 
 def _installed_layout(tmp: Path) -> Path:
     """The package as a (non-editable) install lays it out."""
-    pkg = tmp / "site" / "gudang"
-    pkg.mkdir(parents=True)
-    for entry in (ROOT / "gudang").iterdir():
-        if entry.name != "__pycache__":
-            (pkg / entry.name).symlink_to(entry)
-    for name, folder in LAYOUT.items():
-        (pkg / name).symlink_to(ROOT / folder)
-    return tmp / "site"
+    spec = importlib.util.spec_from_file_location("typecheck", ROOT / "scripts" / "typecheck.py")
+    assert spec is not None and spec.loader is not None
+    typecheck = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(typecheck)
+    tree: Path = typecheck.lay_out(tmp / "site")
+    return tree
 
 
 def test_a_child_started_in_a_checkout_runs_the_installed_package(tmp_path: Path) -> None:

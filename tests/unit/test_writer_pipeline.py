@@ -9,10 +9,10 @@ tests/integration/test_collector_spool.py and the collector tests."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from gudang.collector.spool import Spool
 from gudang.collector.writer import Acks, DurableWriter, Seen
@@ -27,6 +27,7 @@ class _Writes(DurableWriter):
         self.released: list[Acks] = []
         super().__init__(None, Spool(tmp / "spool.db"), self._on_durable, **kw)  # type: ignore[arg-type]
         self.started: list[tuple[int, asyncio.Future[bool]]] = []  # (first ack id, its end)
+        self.stop = asyncio.Event()
         self.db_ready.set()
 
     def _on_durable(self, acks: Acks, seen: Seen) -> None:
@@ -56,114 +57,106 @@ def _parcel(w: DurableWriter, k: int, *, ordered: bool = False) -> None:
     w.add([f"m,p={k} v=1 {1_764_000_000_000 + k}"], [(1, k)], [("d", "b", k)], ordered=ordered)
 
 
-@pytest.fixture
-async def stop() -> Any:
-    ev = asyncio.Event()
-    yield ev
-    ev.set()
+@contextlib.asynccontextmanager
+async def _running(tmp: Path, in_flight: int) -> AsyncIterator[_Writes]:
+    """A writer running (one point per write) until the block ends; `w.stop`
+    stops it earlier."""
+    w = _Writes(tmp, max_in_flight=in_flight, max_batch_points=1)
+    task = asyncio.create_task(w.run(w.stop))
+    try:
+        yield w
+    finally:
+        w.stop.set()
+        for _, fut in w.started:
+            if not fut.done():
+                fut.set_result(True)
+        async with asyncio.timeout(5):
+            await task
 
 
-async def test_several_writes_in_flight_and_releases_in_order(
-    tmp_path: Path, stop: asyncio.Event
-) -> None:
-    w = _Writes(tmp_path, max_in_flight=3, max_batch_points=1)
-    task = asyncio.create_task(w.run(stop))
-    for k in (1, 2, 3):
-        _parcel(w, k)
-    # Three writes at once: InfluxDB stores while the collector works on.
-    await wait_for_async(lambda: w.writing() == [1, 2, 3], 5, what="three writes in flight")
-    _parcel(w, 4)  # the fourth waits for room
-    w.end(3)
-    w.end(2)
-    await wait_for_async(lambda: 4 in w.writing(), 5, what="the fourth write, once there is room")
-    assert w.released == []  # 2 and 3 are in InfluxDB, but 1 is not: nothing released yet
-    w.end(1)
-    await wait_for_async(lambda: len(w.released) == 3, 5, what="1, 2, 3 released")
-    assert w.released == [[(1, 1)], [(1, 2)], [(1, 3)]]
-    w.end(4)
-    await wait_for_async(lambda: len(w.released) == 4, 5, what="4 released")
-    stop.set()
-    await task
+async def test_several_writes_in_flight_and_releases_in_order(tmp_path: Path) -> None:
+    async with _running(tmp_path, 3) as w:
+        for k in (1, 2, 3):
+            _parcel(w, k)
+        # Three writes at once: InfluxDB stores while the collector works on.
+        await wait_for_async(lambda: w.writing() == [1, 2, 3], 5, what="three writes in flight")
+        _parcel(w, 4)  # the fourth waits for room
+        w.end(3)
+        w.end(2)
+        await wait_for_async(
+            lambda: 4 in w.writing(), 5, what="the fourth write, once there is room"
+        )
+        assert w.released == []  # 2 and 3 are in InfluxDB, but 1 is not: nothing released yet
+        w.end(1)
+        await wait_for_async(lambda: len(w.released) == 3, 5, what="1, 2, 3 released")
+        assert w.released == [[(1, 1)], [(1, 2)], [(1, 3)]]
+        w.end(4)
+        await wait_for_async(lambda: len(w.released) == 4, 5, what="4 released")
 
 
-async def test_a_rewrite_waits_for_every_earlier_write(tmp_path: Path, stop: asyncio.Event) -> None:
+async def test_a_rewrite_waits_for_every_earlier_write(tmp_path: Path) -> None:
     """A parcel that rewrites a point (a corrected movement, an alert's new
     state) must reach InfluxDB after the writes before it, or the older
     answer could win."""
-    w = _Writes(tmp_path, max_in_flight=3, max_batch_points=1)
-    task = asyncio.create_task(w.run(stop))
-    _parcel(w, 1)
-    await wait_for_async(lambda: w.writing() == [1], 5, what="first write")
-    _parcel(w, 2, ordered=True)
-    _parcel(w, 3)
-    # The writer has taken the rewrite and waits: neither it nor what came
-    # after it started before the write ahead of it ended.
-    await wait_for_async(lambda: w.pending == 1, 5, what="the rewrite taken")
-    assert w.writing() == [1]
-    w.end(1)
-    # Then the rewrite goes, and the next parcel (no rewrite) beside it.
-    await wait_for_async(lambda: w.writing() == [2, 3], 5, what="the rewrite and the next")
-    w.end(3)
-    w.end(2)
-    await wait_for_async(lambda: len(w.released) == 3, 5, what="all released")
-    assert w.released == [[(1, 1)], [(1, 2)], [(1, 3)]]
-    stop.set()
-    await task
+    async with _running(tmp_path, 3) as w:
+        _parcel(w, 1)
+        await wait_for_async(lambda: w.writing() == [1], 5, what="first write")
+        _parcel(w, 2, ordered=True)
+        _parcel(w, 3)
+        # The writer has taken the rewrite and waits: neither it nor what came
+        # after it started before the write ahead of it ended.
+        await wait_for_async(lambda: w.pending == 1, 5, what="the rewrite taken")
+        assert w.writing() == [1]
+        w.end(1)
+        # Then the rewrite goes, and the next parcel (no rewrite) beside it.
+        await wait_for_async(lambda: w.writing() == [2, 3], 5, what="the rewrite and the next")
+        w.end(3)
+        w.end(2)
+        await wait_for_async(lambda: len(w.released) == 3, 5, what="all released")
+        assert w.released == [[(1, 1)], [(1, 2)], [(1, 3)]]
 
 
-async def test_a_failed_write_is_spooled_and_released_in_its_turn(
-    tmp_path: Path, stop: asyncio.Event
-) -> None:
-    w = _Writes(tmp_path, max_in_flight=3, max_batch_points=1)
-    task = asyncio.create_task(w.run(stop))
-    for k in (1, 2):
-        _parcel(w, k)
-    await wait_for_async(lambda: w.writing() == [1, 2], 5, what="two writes")
-    w.end(2)
-    w.end(1, ok=False)  # InfluxDB failed the first: it goes to the spool
-    await wait_for_async(lambda: len(w.released) == 2, 5, what="both released")
-    assert w.released == [[(1, 1)], [(1, 2)]]
-    assert w.spool.points == 1
-    # While the spool holds anything, new parcels join it (in order) instead
-    # of overtaking it in InfluxDB.
-    _parcel(w, 3)
-    await wait_for_async(lambda: len(w.released) == 3, 5, what="3 spooled and released")
-    assert w.spool.points == 2 and w.writing() == []
-    stop.set()
-    await task
+async def test_a_failed_write_is_spooled_and_released_in_its_turn(tmp_path: Path) -> None:
+    async with _running(tmp_path, 3) as w:
+        for k in (1, 2):
+            _parcel(w, k)
+        await wait_for_async(lambda: w.writing() == [1, 2], 5, what="two writes")
+        w.end(2)
+        w.end(1, ok=False)  # InfluxDB failed the first: it goes to the spool
+        await wait_for_async(lambda: len(w.released) == 2, 5, what="both released")
+        assert w.released == [[(1, 1)], [(1, 2)]]
+        assert w.spool.points == 1
+        # While the spool holds anything, new parcels join it (in order) instead
+        # of overtaking it in InfluxDB.
+        _parcel(w, 3)
+        await wait_for_async(lambda: len(w.released) == 3, 5, what="3 spooled and released")
+        assert w.spool.points == 2 and w.writing() == []
 
 
-async def test_a_stop_writes_and_releases_everything_pending(
-    tmp_path: Path, stop: asyncio.Event
-) -> None:
-    w = _Writes(tmp_path, max_in_flight=2, max_batch_points=1)
-    task = asyncio.create_task(w.run(stop))
-    for k in (1, 2, 3):
-        _parcel(w, k)
-    await wait_for_async(lambda: w.writing() == [1, 2], 5, what="two writes")
-    stop.set()
-    w.end(1)
-    w.end(2)
-    await wait_for_async(lambda: w.writing() == [3], 5, what="the last write, after the stop")
-    w.end(3)
-    async with asyncio.timeout(5):
-        await task
-    assert w.released == [[(1, 1)], [(1, 2)], [(1, 3)]]
+async def test_a_stop_writes_and_releases_everything_pending(tmp_path: Path) -> None:
+    async with _running(tmp_path, 2) as w:
+        for k in (1, 2, 3):
+            _parcel(w, k)
+        await wait_for_async(lambda: w.writing() == [1, 2], 5, what="two writes")
+        w.stop.set()
+        w.end(1)
+        w.end(2)
+        await wait_for_async(lambda: w.writing() == [3], 5, what="the last write, after the stop")
+        w.end(3)
+        await wait_for_async(lambda: len(w.released) == 3, 5, what="all released")
+        assert w.released == [[(1, 1)], [(1, 2)], [(1, 3)]]
 
 
 async def test_acknowledgements_without_points_wait_for_the_writes_before_them(
-    tmp_path: Path, stop: asyncio.Event
+    tmp_path: Path,
 ) -> None:
     """A duplicate (no points) is acknowledged after the message it copies."""
-    w = _Writes(tmp_path, max_in_flight=2, max_batch_points=1)
-    task = asyncio.create_task(w.run(stop))
-    _parcel(w, 1)
-    await wait_for_async(lambda: w.writing() == [1], 5, what="first write")
-    w.add([], [(1, 99)])
-    await wait_for_async(lambda: w.in_flight == 2, 5, what="the acknowledgement queued")
-    assert w.released == []
-    w.end(1)
-    await wait_for_async(lambda: len(w.released) == 2, 5, what="both released")
-    assert w.released == [[(1, 1)], [(1, 99)]]
-    stop.set()
-    await task
+    async with _running(tmp_path, 2) as w:
+        _parcel(w, 1)
+        await wait_for_async(lambda: w.writing() == [1], 5, what="first write")
+        w.add([], [(1, 99)])
+        await wait_for_async(lambda: w.in_flight == 2, 5, what="the acknowledgement queued")
+        assert w.released == []
+        w.end(1)
+        await wait_for_async(lambda: len(w.released) == 2, 5, what="both released")
+        assert w.released == [[(1, 1)], [(1, 99)]]
