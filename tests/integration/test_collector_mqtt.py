@@ -148,3 +148,29 @@ async def test_a_failed_handshake_closes_the_connection() -> None:
             await closed.wait()
     finally:
         server.close()
+
+
+async def test_batches_iterate_in_order_and_end_with_the_connection(
+    private_mosquitto: MosquittoServer,
+) -> None:
+    """`async for batch in sub.batches()`: every message in order, then
+    ConnectionLost when the broker goes (the collector reconnects on it)."""
+    settings = MqttSettings(host=private_mosquitto.host, port=private_mosquitto.port)
+    got: list[bytes] = []
+    async with Subscriber(settings, "iterating", [("t/iter/#", 1)], clean_start=True) as sub:
+        with MqttRecorder(settings, []) as pub:
+            for i in range(50):
+                pub.publish("t/iter/x", str(i).encode())
+
+        async def consume() -> None:
+            async for batch in sub.batches(max_messages=7):
+                assert 0 < len(batch) <= 7
+                got.extend(m.payload for m in batch)
+                sub.ack([m.packet_id for m in batch])
+                if len(got) == 50:
+                    private_mosquitto.stop()
+
+        with pytest.raises(ConnectionLost):
+            await asyncio.wait_for(consume(), 30)
+    assert got == [str(i).encode() for i in range(50)]
+    private_mosquitto.start()
