@@ -50,7 +50,8 @@ async def test_same_time_and_tags_overwrites(influx_settings: InfluxSettings) ->
 
 
 async def test_large_batch_is_gzipped_and_accepted(influx_settings: InfluxSettings) -> None:
-    async with InfluxClient(influx_settings) as db:
+    """`gzip: on` compresses (as `auto` does for an InfluxDB on another host)."""
+    async with InfluxClient(influx_settings.model_copy(update={"gzip": "on"})) as db:
         await db.ensure_database()
         points = [
             Point("m", {"v": float(i)}, 1_764_000_000_000 + i, {"bin": f"B{i % 7}"})
@@ -60,6 +61,35 @@ async def test_large_batch_is_gzipped_and_accepted(influx_settings: InfluxSettin
         assert sent < 5000 * 30  # compressed well below the raw size
         (series,) = await db.query('SELECT count("v") FROM "m"')
         assert series.values[0][1] == 5000
+
+
+async def test_a_loopback_influxdb_gets_plain_writes(influx_settings: InfluxSettings) -> None:
+    """`auto` on loopback: compressing would only cost CPU on both sides."""
+    assert influx_settings.gzip == "auto"
+    async with InfluxClient(influx_settings) as db:
+        await db.ensure_database()
+        points = [Point("m", {"v": float(i)}, 1_764_000_000_000 + i) for i in range(5000)]
+        sent = await db.write(points)
+        assert sent > 5000 * 20  # sent as it is
+        (series,) = await db.query('SELECT count("v") FROM "m"')
+        assert series.values[0][1] == 5000
+
+
+@pytest.mark.parametrize(
+    ("url", "gzip", "compressed"),
+    [
+        ("http://127.0.0.1:8086", "auto", False),
+        ("http://127.3.4.5:8086", "auto", False),
+        ("http://localhost:8086", "auto", False),
+        ("http://[::1]:8086", "auto", False),
+        ("http://influxdb:8086", "auto", True),
+        ("https://10.1.2.3:8086", "auto", True),
+        ("http://127.0.0.1:8086", "on", True),
+        ("http://influxdb:8086", "off", False),
+    ],
+)
+def test_when_writes_are_compressed(url: str, gzip: str, compressed: bool) -> None:
+    assert InfluxSettings(url=url, gzip=gzip).compress_writes is compressed
 
 
 @settings(
