@@ -25,10 +25,8 @@ __all__ = ["EngineStats", "Latest", "ReadingResult", "StockEngine"]
 
 @dataclass
 class EngineStats:
-    readings: int = 0
     movements: int = 0
     anomalies: int = 0
-    tag_events: int = 0
     late_levels: int = 0
 
 
@@ -117,7 +115,6 @@ class StockEngine:
 
     def reading(self, r: WeightReading) -> ReadingResult:
         """One accepted reading: its line, each bin's level and the movements."""
-        self.stats.readings += 1
         key = self._reading_keys.get((r.device_id, r.channel))
         if key is None:
             key = self._key(READING, device=r.device_id, channel=str(r.channel))
@@ -150,7 +147,6 @@ class StockEngine:
                 self.history[b.id].sku = self.calibration.skus[sku_id]
 
     def tag(self, t: TagEvent) -> list[str]:
-        self.stats.tag_events += 1
         bay = self._bay_of_reader.get(t.device_id)
         if bay is not None and t.event == "arrived":
             self._bays.setdefault(bay, _Bay()).events.append((t.ts, t.tag))

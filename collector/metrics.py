@@ -59,6 +59,11 @@ class CollectorMetrics(_PromCollector):
                 value=w.points_written,
             )
             yield CounterMetricFamily(
+                "gudang_collector_batches_written",
+                "Writes InfluxDB took (points_written / batches_written: points per write)",
+                value=w.batches_written,
+            )
+            yield CounterMetricFamily(
                 "gudang_collector_points_refused",
                 "Points InfluxDB refused (4xx)",
                 value=w.points_refused,

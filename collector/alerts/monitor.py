@@ -53,7 +53,6 @@ class AlertMonitor:
         self._bins_of_sku: dict[str, list[Bin]] = {}
         for b in site.bins:
             self._bins_of_sku.setdefault(b.sku, []).append(b)
-        self._scales = {d.id: d for d in site.devices if d.kind == "scale"}
         self._last_seen: dict[str, int] = {}  # device -> wall ms of its last reading
         self._stuck_after_ms = {
             d.id: int(d.stuck_after_s * 1000) for d in site.devices if d.stuck_after_s
@@ -70,12 +69,10 @@ class AlertMonitor:
         self._devices_of_edge: dict[str, list[str]] = {}
         for d in site.devices:
             self._devices_of_edge.setdefault(d.edge, []).append(d.id)
-        self.transitions = 0
 
     def _record(self, alert: Alert | None, out: list[Alert]) -> None:
         if alert is not None:
             self.store.save(alert)
-            self.transitions += 1
             out.append(alert)
 
     # -- inputs ---------------------------------------------------------------

@@ -13,7 +13,6 @@ stream gives the same alerts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
 from gudang.contract import Alert, LocalizedText
@@ -23,11 +22,6 @@ __all__ = ["AlertBook", "Condition", "Key"]
 
 Key = tuple[AlertKind, str]
 Condition = Literal["bad", "good", "between"]
-
-
-@dataclass
-class _Pending:
-    since: int
 
 
 class AlertBook:

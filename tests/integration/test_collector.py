@@ -89,6 +89,14 @@ def test_readings_become_stock_and_bad_payloads_dead_letters(
     assert 'gudang_collector_messages_total{outcome="dead_letter"} 3.0' in metrics
     assert "gudang_collector_spool_points 0.0" in metrics
     assert "gudang_collector_points_written_total" in metrics
+    assert "gudang_collector_batches_written_total" in metrics
+    wait_for(  # released once InfluxDB has answered (a moment after the rows are visible)
+        lambda: (
+            "gudang_collector_batches_unreleased 0.0"
+            in httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        ),
+        what="every batch released",
+    )
     assert collector.stop() == 0
     assert collector.logged("collector_stop")
 
