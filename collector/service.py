@@ -59,7 +59,7 @@ from gudang.influx.schema import ALERT, BIN_STOCK
 from gudang.runtime import sleep_or_stop
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import Site
-from gudang.webtargets import TargetPolicy
+from gudang.webtargets import TargetPolicy, redact
 
 __all__ = ["Collector"]
 
@@ -388,12 +388,13 @@ class Collector:
             await db.ensure_database()
             lines = await self._seed(db)
         except StorageError as exc:
-            log.warning("influx_unavailable", error=str(exc), retry_in_s=retry_s)
+            log.warning("influx_unavailable", url=redact(self.influx.url), error=str(exc),
+                        retry_in_s=retry_s)  # fmt: skip
             return False
         if lines:
             writer.add(lines, [], ordered=True)  # movements corrected
         writer.db_ready.set()
-        log.info("influx_ready", url=self.influx.url, version=version,
+        log.info("influx_ready", url=redact(self.influx.url), version=version,
                  spooled_points=self.spool.points, corrected_movements=len(lines))  # fmt: skip
         return True
 

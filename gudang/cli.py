@@ -96,7 +96,7 @@ def edge(
     outbox: Path | None = typer.Option(
         None,
         envvar="GUDANG_EDGE_OUTBOX",
-        help="SQLite outbox file [default: ./gudang-<edge-id>-outbox.db].",
+        help="SQLite outbox file (default: ./gudang-<edge-id>-outbox.db).",
     ),
     outbox_max: int = typer.Option(100_000, help="Messages the outbox holds at most."),
     replay_rate: float = typer.Option(200.0, help="Messages per second at most after an outage."),
@@ -207,9 +207,9 @@ def collector(
 def api(
     site_file: Path = SiteOpt,
     host: str | None = typer.Option(
-        None, help="Listen address [default: GUDANG_API__HOST or 127.0.0.1]."
+        None, help="Listen address (default: GUDANG_API__HOST or 127.0.0.1)."
     ),
-    port: int | None = typer.Option(None, help="Listen port [default: GUDANG_API__PORT or 8000]."),
+    port: int | None = typer.Option(None, help="Listen port (default: GUDANG_API__PORT or 8000)."),
 ) -> None:
     """Serve the HTTP API."""
     from gudang.api.app import create_app
@@ -233,7 +233,7 @@ app.add_typer(api_key, name="api-key")
 StateOpt = typer.Option(
     None,
     "--state-file",
-    help="The API's state file [default: GUDANG_API__STATE_FILE or ./gudang-api.db].",
+    help="The API's state file (default: GUDANG_API__STATE_FILE or ./gudang-api.db).",
 )
 
 

@@ -116,6 +116,8 @@ def test_collector_waits_for_influxdb(
     site = make_site()
     collector = spawn("collector", "--site", str(site), GUDANG_INFLUX__URL=settings.url)
     wait_for(lambda: collector.logged("influx_unavailable"), what="collector noticing")
+    retry = next(e for e in collector.events() if e.get("event") == "influx_unavailable")
+    assert retry["url"] == settings.url  # the operator sees which address it tried
     private_influxdb.start()
     wait_for(lambda: collector.logged("mqtt_subscribed"), timeout=30, what="collector ready")
     with MqttRecorder(mqtt_settings, []) as rec:
