@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -216,5 +216,11 @@ def create_app(site: Site, settings: Settings) -> FastAPI:
     for r in routers:
         app.include_router(r)
     if DASHBOARD.is_dir():
+
+        @app.get("/favicon.ico", include_in_schema=False)
+        async def favicon() -> FileResponse:
+            # Browsers and bookmark tools ask for /favicon.ico whatever the page says.
+            return FileResponse(DASHBOARD / "favicon.svg", media_type="image/svg+xml")
+
         app.mount("/", StaticFiles(directory=DASHBOARD, html=True), name="dashboard")
     return app

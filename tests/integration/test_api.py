@@ -107,6 +107,15 @@ def stack(
     assert collector.stop() == 0, collector.tail()
 
 
+def test_the_dashboard_has_an_icon(stack: Stack) -> None:
+    for path in ("/favicon.ico", "/favicon.svg"):
+        icon = httpx.get(f"{stack.base}{path}")
+        assert icon.status_code == 200, path
+        assert icon.headers["content-type"].startswith("image/svg+xml")
+        assert icon.text.startswith("<svg")
+    assert 'rel="icon"' in httpx.get(f"{stack.base}/").text
+
+
 def test_keys_scopes_and_json_errors(stack: Stack, tmp_path: Path) -> None:
     url = f"{stack.base}/api/v1/stock"
     missing = httpx.get(url)
