@@ -59,15 +59,13 @@ MAX_SPOOL_POINTS = 50_000  # lines per spool row: a few MiB compressed
 
 @dataclass(slots=True)
 class _Batch:
-    """Whole parcels, in the order they came: one write, one release."""
+    """Points and the messages behind them: one parcel as added, or whole
+    parcels taken together for one write and one release."""
 
     points: list[str] = field(default_factory=list)
     acks: Acks = field(default_factory=list)
     seen: Seen = field(default_factory=list)
     ordered: bool = False
-
-
-_Parcel = tuple[list[str], Acks, Seen, bool]
 
 
 class DurableWriter:
@@ -89,7 +87,7 @@ class DurableWriter:
         self.write_timeout_s = write_timeout_s
         self.max_in_flight = max(1, max_in_flight)
         self.max_batch_points = max(1, max_batch_points)
-        self._parcels: deque[_Parcel] = deque()
+        self._parcels: deque[_Batch] = deque()
         self._pending_points = 0
         # Writes with InfluxDB (or already settled, waiting for those before
         # them), oldest first: released in this order.
@@ -124,7 +122,7 @@ class DurableWriter:
         some line rewrites a point written before (see the module text)."""
         if not points and not acks:
             return
-        self._parcels.append((points, acks, seen or [], ordered and bool(points)))
+        self._parcels.append(_Batch(points, acks, seen or [], ordered and bool(points)))
         self._pending_points += len(points)
         self._wake.set()
 
@@ -155,17 +153,17 @@ class DurableWriter:
         """Whole parcels, oldest first, up to max_batch_points (at least one)."""
         batch = _Batch()
         while self._parcels:
-            points = self._parcels[0][0]
-            if batch.points and len(batch.points) + len(points) > self.max_batch_points:
+            parcel = self._parcels[0]
+            if batch.points and len(batch.points) + len(parcel.points) > self.max_batch_points:
                 break
-            if batch.points and self._parcels[0][3]:
+            if batch.points and parcel.ordered:
                 break  # an ordered parcel starts its own batch (it waits for the others)
-            _, acks, seen, ordered = self._parcels.popleft()
-            self._pending_points -= len(points)
-            batch.points += points
-            batch.acks += acks
-            batch.seen += seen
-            batch.ordered = batch.ordered or ordered
+            self._parcels.popleft()
+            self._pending_points -= len(parcel.points)
+            batch.points += parcel.points
+            batch.acks += parcel.acks
+            batch.seen += parcel.seen
+            batch.ordered = batch.ordered or parcel.ordered
         return batch
 
     def _writing(self) -> list[asyncio.Future[bool]]:
@@ -184,10 +182,8 @@ class DurableWriter:
                 self._in_flight.append((_done(), batch))  # released after those before it
                 await self._settle(stop, only_done=True)
                 continue
-            # A rewrite, or a batch bound for the spool, waits for every
-            # earlier write: the spool and InfluxDB then see the order it came in.
-            waits = batch.ordered or not self._direct()
-            if waits and not await self._settle(stop, only_done=False):
+            # A rewrite waits for every earlier write: InfluxDB keeps the newer answer.
+            if batch.ordered and not await self._settle(stop, only_done=False):
                 return False  # stopped with the spool full: nothing more is released
             while len(writing := self._writing()) >= self.max_in_flight:
                 await asyncio.wait(writing, return_when=asyncio.FIRST_COMPLETED)
@@ -199,14 +195,13 @@ class DurableWriter:
                 task.add_done_callback(lambda _: self._wake.set())
                 self._in_flight.append((task, batch))
                 continue
-            if not await self._settle(stop, only_done=False):  # the spool keeps the order too
+            # Bound for the spool: after every earlier write, so it keeps the order too.
+            if not await self._settle(stop, only_done=False):
                 return False
             if not self.db_ready.is_set() and not self._waiting_logged:
                 self._waiting_logged = True
                 log.info("spooling_until_influx_ready", points=len(batch.points))
-            if not await self._spool(batch.points, stop):
-                log.warning("stopped_with_spool_full", points=len(batch.points),
-                            messages=len(batch.acks))  # fmt: skip
+            if not await self._spool_batch(batch, stop):
                 return False
             self.on_durable(batch.acks, batch.seen)
         return True
@@ -228,13 +223,19 @@ class DurableWriter:
         except Exception as exc:  # a bug in writing: keep the points all the same
             log.exception("write_crashed_spooling", points=len(batch.points), error=repr(exc))
             written = False
-        if not written and not await self._spool(batch.points, stop):
-            log.warning("stopped_with_spool_full", points=len(batch.points),
-                        messages=len(batch.acks))  # fmt: skip
+        if not written and not await self._spool_batch(batch, stop):
             return False
         self._in_flight.popleft()
         self.on_durable(batch.acks, batch.seen)
         return True
+
+    async def _spool_batch(self, batch: _Batch, stop: asyncio.Event) -> bool:
+        if await self._spool(batch.points, stop):
+            return True
+        # Not acknowledged: the broker delivers these messages again after the restart.
+        log.warning("stopped_with_spool_full", points=len(batch.points),
+                    messages=len(batch.acks))  # fmt: skip
+        return False
 
     async def _spool(self, points: list[str], stop: asyncio.Event) -> bool:
         """Put every point in the spool, in order; False if a stop came first."""
