@@ -39,6 +39,11 @@ class CollectorMetrics(_PromCollector):
         for code, n in sorted(c.dead_letter_codes.items()):
             dead.add_metric([code], n)
         yield dead
+        yield CounterMetricFamily(
+            "gudang_collector_messages_durable",
+            "Readings and badge events stored (InfluxDB or the spool) and acknowledged",
+            value=c.messages_durable,
+        )
         stats = c.engine.stats
         movements = CounterMetricFamily(
             "gudang_collector_movements", "Movements recorded, by kind", labels=["kind"]

@@ -116,6 +116,7 @@ class Collector:
         self._alert_lines: list[str] = []
         self.dedupe = SeqWindow()
         self._inflight: set[tuple[str, str, int]] = set()  # with the writer, not yet durable
+        self.messages_durable = 0  # data messages stored (InfluxDB or spool) and acknowledged
         self._to_confirm: set[tuple[str, str]] = set()  # (device, boot) with news for its edge
         self.confirm_every_s = confirm_every_s  # 0: edges get no confirmations
         self.intake = Intake(site, int(site.ingest.max_clock_ahead_s * 1000))
@@ -351,6 +352,7 @@ class Collector:
         to the current connection. Older ones are resent by the broker after a
         reconnect and handled again, which changes nothing (idempotent writes,
         dedupe)."""
+        self.messages_durable += len(seen)
         for key in seen:
             self.dedupe.mark(*key)
             self._inflight.discard(key)

@@ -97,6 +97,12 @@ def test_readings_become_stock_and_bad_payloads_dead_letters(
         ),
         what="every batch released",
     )
+    # Each reading counted once it is durable and acknowledged (the duplicate
+    # and the dead letters are not readings stored).
+    assert (
+        "gudang_collector_messages_durable_total 4.0"
+        in httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+    )
     assert collector.stop() == 0
     assert collector.logged("collector_stop")
 
