@@ -25,6 +25,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help, as click prints it: rich panels showed a type for every flag
+    # ("--help <bool>", as if it took a value).
+    rich_markup_mode=None,
 )
 err = Console(stderr=True, soft_wrap=True)
 stdout = Console(soft_wrap=True)
@@ -67,7 +70,9 @@ def _print_config_error(exc: ConfigError) -> None:
 
 
 @app.command("check-config")
-def check_config(file: Path = typer.Argument(..., help="The site file to check.")) -> None:
+def check_config(
+    file: Path = typer.Argument(..., metavar="FILE", help="The site file to check."),
+) -> None:
     """Validate a site file; print every problem with its field path and line."""
     try:
         site = load_site(file)
@@ -226,7 +231,9 @@ def api(
 
 
 api_key = typer.Typer(
-    help="Create, list and revoke API keys (stored hashed).", no_args_is_help=True
+    help="Create, list and revoke API keys (stored hashed).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(api_key, name="api-key")
 
@@ -284,7 +291,7 @@ def api_key_list(state_file: Path | None = StateOpt) -> None:
 
 @api_key.command("revoke")
 def api_key_revoke(
-    key_id: str = typer.Argument(..., help="The key's id (from `list`)."),
+    key_id: str = typer.Argument(..., metavar="KEY_ID", help="The key's id (from `list`)."),
     state_file: Path | None = StateOpt,
 ) -> None:
     """Revoke a key: requests with it get 401 from then on."""
