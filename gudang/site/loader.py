@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from gudang.errors import ConfigError, ConfigProblem
-from gudang.site.model import Loc, Site
+from gudang.site.model import Bin, Device, Entries, Loc, Site, Sku, Tag, cross_problems
 
 __all__ = ["load_site", "parse_site"]
 
@@ -43,6 +45,37 @@ def _line_of(doc: Any, loc: Loc) -> int | None:
     return line
 
 
+_SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
+    ("devices", Device), ("skus", Sku), ("bins", Bin), ("tags", Tag),
+)  # fmt: skip
+_SCALAR = (str, int, float, bool)
+
+
+def _message(err: ErrorDetails) -> str:
+    """Pydantic's message, with the value it refused when that is short."""
+    value, msg = err.get("input"), err["msg"].removeprefix("Value error, ")
+    if err["type"] in ("missing", "extra_forbidden") or not isinstance(value, _SCALAR):
+        return msg
+    shown = repr(value)
+    return f"{msg} (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
+
+
+def _entries(doc: CommentedMap, section: str, model: type[Any]) -> Entries[Any]:
+    """A section as written, and its entries that validate on their own."""
+    items = doc.get(section)
+    raw = [i if isinstance(i, dict) else {} for i in (items if isinstance(items, list) else [])]
+    valid: list[tuple[int, Any]] = []
+    for i, item in enumerate(raw):
+        with suppress(ValidationError):  # its own problems are in the report already
+            valid.append((i, model.model_validate(item)))
+    return Entries(raw, valid)
+
+
+def _sorted(doc: Any, found: list[tuple[Loc, str]]) -> list[ConfigProblem]:
+    problems = [ConfigProblem(_dotted(loc), msg, _line_of(doc, loc)) for loc, msg in found]
+    return sorted(problems, key=lambda p: (p.line or 0, p.path))
+
+
 def parse_site(text: str, source: str = "<site>") -> Site:
     """Validate site YAML text; raise ConfigError naming every problem."""
     yaml = YAML(typ="rt")
@@ -61,14 +94,14 @@ def parse_site(text: str, source: str = "<site>") -> Site:
     try:
         site = Site.model_validate(doc)
     except ValidationError as exc:
-        problems = [
-            ConfigProblem(_dotted(err["loc"]), err["msg"], _line_of(doc, err["loc"]))
-            for err in exc.errors(include_url=False)
-        ]
-        raise ConfigError(source, problems) from exc
-    cross = [ConfigProblem(_dotted(loc), msg, _line_of(doc, loc)) for loc, msg in site.problems()]
+        # Every problem in one report: the entries' own, and the checks across
+        # the entries that did validate.
+        found = [(err["loc"], _message(err)) for err in exc.errors(include_url=False)]
+        found += cross_problems(*(_entries(doc, section, model) for section, model in _SECTIONS))
+        raise ConfigError(source, _sorted(doc, found)) from exc
+    cross = site.problems()
     if cross:
-        raise ConfigError(source, cross)
+        raise ConfigError(source, _sorted(doc, cross))
     doubts = site.counting_warnings()
     warnings = [ConfigProblem(_dotted(loc), msg, _line_of(doc, loc)) for loc, msg in doubts]
     object.__setattr__(site, "_warnings", warnings)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -24,6 +25,7 @@ __all__ = [
     "PROTOCOLS",
     "Bin",
     "Device",
+    "Entries",
     "Ingest",
     "LineSettings",
     "Loc",
@@ -31,9 +33,11 @@ __all__ = [
     "SiteInfo",
     "Sku",
     "Tag",
+    "cross_problems",
 ]
 
 Loc = tuple[str | int, ...]
+E = TypeVar("E")
 
 Protocol = Literal["ad-continuous", "mt-sics", "toledo-continuous", "rdm6300", "uhf-m100"]
 PROTOCOLS: dict[str, DeviceKind] = {
@@ -184,12 +188,17 @@ class Sku(_Strict):
 
     @model_validator(mode="after")
     def _unit_weight(self) -> Sku:
+        wrong = []  # every rule at once: one validator can raise only one error
         if self.unit != "kg" and self.unit_weight_kg is None:
-            raise ValueError(f"unit_weight_kg is required when unit is {self.unit!r}")
+            wrong.append(f"unit_weight_kg is required when unit is {self.unit!r}")
         if self.reorder_point < self.minimum:
-            raise ValueError("reorder_point must be at least minimum")
+            wrong.append(f"reorder_point ({self.reorder_point:g}) must be at least "
+                         f"minimum ({self.minimum:g})")  # fmt: skip
         if self.target is not None and self.target <= self.reorder_point:
-            raise ValueError("target must be above reorder_point")
+            wrong.append(f"target ({self.target:g}) must be above reorder_point "
+                         f"({self.reorder_point:g})")  # fmt: skip
+        if wrong:
+            raise ValueError("; ".join(wrong))
         return self
 
     @property
@@ -287,40 +296,10 @@ class Site(_Strict):
 
     def problems(self) -> list[tuple[Loc, str]]:
         """Checks that span entries; empty when the site is consistent."""
-        found: list[tuple[Loc, str]] = []
-        for section in ("devices", "skus", "bins", "tags"):
-            items = getattr(self, section)
-            counts = Counter(item.id for item in items)
-            for i, item in enumerate(items):
-                if counts[item.id] > 1:
-                    found.append(((section, i, "id"), f"duplicate id {item.id!r}"))
-        devices = {d.id: d for d in self.devices}
-        skus = {s.id for s in self.skus}
-        channels: Counter[tuple[str, int]] = Counter((b.device, b.channel) for b in self.bins)
-        for i, b in enumerate(self.bins):
-            dev = devices.get(b.device)
-            if dev is None:
-                found.append((("bins", i, "device"), f"unknown device {b.device!r}"))
-            elif dev.kind != "scale":
-                found.append((("bins", i, "device"), f"device {b.device!r} is not a scale"))
-            if b.sku not in skus:
-                found.append((("bins", i, "sku"), f"unknown SKU {b.sku!r}"))
-            if channels[(b.device, b.channel)] > 1:
-                found.append(
-                    (("bins", i, "channel"), f"{b.device} channel {b.channel} feeds several bins")
-                )
-        for i, t in enumerate(self.tags):
-            if t.sku is not None and t.sku not in skus:
-                found.append((("tags", i, "sku"), f"unknown SKU {t.sku!r}"))
-        ports: dict[tuple[str, ...], str] = {}
-        for i, d in enumerate(self.devices):
-            key = _port_key(d)
-            if key in ports:
-                found.append((("devices", i, "port"), f"{d.port} is also the port of "
-                              f"{ports[key]}: two readers split its stream"))  # fmt: skip
-            else:
-                ports[key] = d.id
-        return found
+        return cross_problems(
+            Entries.of(self.devices), Entries.of(self.skus), Entries.of(self.bins),
+            Entries.of(self.tags),
+        )  # fmt: skip
 
     def counting_warnings(
         self, noise: Mapping[str, tuple[float, int]] | None = None
@@ -404,6 +383,69 @@ class Site(_Strict):
         object.__setattr__(self, "_device_kinds", {d.id: d.kind for d in self.devices})
         object.__setattr__(self, "_skus", {s.id: s for s in self.skus})
         object.__setattr__(self, "_bins", {b.id: b for b in self.bins})
+
+
+@dataclass(frozen=True)
+class Entries(Generic[E]):
+    """One section of a site file for the checks across entries: every entry
+    as written (a mapping, empty where it is not one) and those that
+    validated, with their positions. Ids and references are read from what
+    is written, so that a bin with a bad weight still has its SKU checked,
+    and a reference to an entry with a problem of its own is not reported
+    again as unknown."""
+
+    raw: Sequence[Mapping[str, Any]]
+    valid: list[tuple[int, E]]
+
+    @classmethod
+    def of(cls, models: list[E]) -> Entries[E]:
+        raw = [m.model_dump() if isinstance(m, BaseModel) else {} for m in models]
+        return cls(raw, list(enumerate(models)))
+
+    def texts(self, field: str) -> list[str | None]:
+        """`field` of each entry, where it is a string."""
+        return [v if isinstance(v := r.get(field), str) else None for r in self.raw]
+
+
+def cross_problems(
+    devices: Entries[Device], skus: Entries[Sku], bins: Entries[Bin], tags: Entries[Tag]
+) -> list[tuple[Loc, str]]:
+    """Unique ids, references between sections, one bin per scale channel,
+    one reader per port."""
+    found: list[tuple[Loc, str]] = []
+    for section, entries in (("devices", devices), ("skus", skus), ("bins", bins),
+                             ("tags", tags)):  # fmt: skip
+        ids = entries.texts("id")
+        counts = Counter(i for i in ids if i is not None)
+        for i, item_id in enumerate(ids):
+            if item_id is not None and counts[item_id] > 1:
+                found.append(((section, i, "id"), f"duplicate id {item_id!r}"))
+    kinds = {d.id: d.kind for _, d in devices.valid}
+    device_ids, sku_ids = set(devices.texts("id")), set(skus.texts("id"))
+    for i, device in enumerate(bins.texts("device")):
+        if device is not None and device not in device_ids:
+            found.append((("bins", i, "device"), f"unknown device {device!r}"))
+        elif device in kinds and kinds[device] != "scale":
+            found.append((("bins", i, "device"), f"device {device!r} is not a scale"))
+    for section, entries in (("bins", bins), ("tags", tags)):
+        for i, sku in enumerate(entries.texts("sku")):
+            if sku is not None and sku not in sku_ids:
+                found.append(((section, i, "sku"), f"unknown SKU {sku!r}"))
+    channels: Counter[tuple[str, int]] = Counter((b.device, b.channel) for _, b in bins.valid)
+    for i, b in bins.valid:
+        if channels[(b.device, b.channel)] > 1:
+            found.append(
+                (("bins", i, "channel"), f"{b.device} channel {b.channel} feeds several bins")
+            )
+    ports: dict[tuple[str, ...], str] = {}
+    for i, d in devices.valid:
+        key = _port_key(d)
+        if key in ports:
+            found.append((("devices", i, "port"), f"{d.port} is also the port of "
+                          f"{ports[key]}: two readers split its stream"))  # fmt: skip
+        else:
+            ports[key] = d.id
+    return found
 
 
 def _port_key(d: Device) -> tuple[str, ...]:

@@ -51,7 +51,11 @@ def test_minimal_site_loads() -> None:
 def test_type_error_names_field_and_line() -> None:
     text = MINIMAL.replace("tare_kg: 10", "tare_kg: lots")
     assert problems(text) == [
-        (7, "bins[0].tare_kg", "Input should be a valid number, unable to parse string as a number")
+        (
+            7,
+            "bins[0].tare_kg",
+            "Input should be a valid number, unable to parse string as a number (got 'lots')",
+        )
     ]
 
 
@@ -64,6 +68,39 @@ def test_every_problem_is_reported_at_once() -> None:
         (3, "devices[0].protocol"),
         (5, "skus[0].unit"),
     ]
+
+
+def test_structure_and_references_in_one_pass_with_the_bad_values() -> None:
+    """Five problems of three kinds (a wrong type, two rules of one SKU, two
+    references), all in the first report: fixing two only to meet three
+    more is a second trip to the rack."""
+    text = (
+        MINIMAL.replace("tare_kg: 10", "tare_kg: lots")
+        .replace("unit_weight_kg: 7.4, ", "")
+        .replace("reorder_point: 10", "reorder_point: 1")
+        .replace("sku: RB-D10", "sku: RB-D1O")
+        + "  - {id: C2, rack: C, device: scale-9, sku: RB-D10}\n"
+    )
+    found = problems(text)
+    assert [(line, path) for line, path, _ in found] == [
+        (5, "skus[0]"),
+        (7, "bins[0].sku"),
+        (7, "bins[0].tare_kg"),
+        (8, "bins[1].device"),
+    ]
+    messages = [m for _, _, m in found]
+    assert "unit_weight_kg is required" in messages[0]
+    assert "reorder_point (1) must be at least minimum (5)" in messages[0]
+    assert messages[1] == "unknown SKU 'RB-D1O'"
+    assert messages[2].endswith("(got 'lots')")
+    assert messages[3] == "unknown device 'scale-9'"
+
+
+def test_a_bad_entry_is_still_known_to_the_others() -> None:
+    """A device with a wrong protocol is reported once, not again as an
+    unknown device of every bin on it."""
+    text = MINIMAL.replace("protocol: ad-continuous", "protocol: telepathy")
+    assert [(line, path) for line, path, _ in problems(text)] == [(3, "devices[0].protocol")]
 
 
 def test_missing_field_points_at_its_entry() -> None:
