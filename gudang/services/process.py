@@ -40,7 +40,9 @@ def with_parent_death(argv: list[str]) -> list[str]:
     owner, which stops them in order); this keeps them from outliving it.
     setpriv (util-linux, on every Debian) sets the death signal and then
     execs the command: no preexec_fn, which is unsafe in a process with
-    threads (the tests' and the demo's have several).
+    threads (the tests' and the demo's have several). An owner that dies
+    in the child's first moments, before setpriv has armed the signal,
+    leaves it running.
     """
     setpriv = shutil.which("setpriv", path=os.pathsep.join(_EXTRA_PATH))
     if not sys.platform.startswith("linux") or setpriv is None:

@@ -42,6 +42,10 @@ def test_a_child_dies_with_its_owner_even_by_sigkill(tmp_path: Path) -> None:
     assert owner.stdout is not None
     child = int(owner.stdout.readline())
     assert _alive(child)
+    # setpriv arms the death signal, then becomes `sleep`: an owner killed
+    # before that (a busy machine) leaves nothing armed yet.
+    comm = Path(f"/proc/{child}/comm")
+    wait_for(lambda: comm.read_text().strip() == "sleep", timeout=10, what="setpriv to exec")
     owner.send_signal(signal.SIGKILL)
     owner.wait()
     wait_for(lambda: not _alive(child), timeout=10, what="the orphan to get SIGTERM")
