@@ -13,7 +13,7 @@ from rich.console import Console
 
 from gudang import __version__, logs
 from gudang.errors import ConfigError, GudangError
-from gudang.settings import Settings
+from gudang.settings import DEMO_WORKDIR, Settings
 from gudang.site import Site, load_site
 
 if TYPE_CHECKING:
@@ -244,9 +244,24 @@ StateOpt = typer.Option(
 )
 
 
-def _keys(path: Path | None) -> KeyStore:
+DemoOpt = typer.Option(
+    False,
+    "--demo",
+    help="Use the state file of the demo running from this directory "
+    "(var/demo/api/state.db): its API accepts the key at once.",
+)
+
+
+def _keys(path: Path | None, demo: bool = False) -> KeyStore:
     from gudang.api.keys import KeyStore
 
+    if demo:
+        path = DEMO_WORKDIR / "api" / "state.db"
+        if not path.is_file():
+            err.print(f"[bold red]no demo here[/]: {path} does not exist; start one with "
+                      "`make demo` (each run starts fresh: keys made for a previous run "
+                      "are gone)")  # fmt: skip
+            raise typer.Exit(1)
     return KeyStore(path or Settings().api.state_file)
 
 
@@ -255,9 +270,10 @@ def api_key_create(
     name: str = typer.Option(..., help="Who or what uses the key, e.g. ordering-system."),
     scope: str = typer.Option("read", help="read | staff (read + acknowledge) | admin."),
     state_file: Path | None = StateOpt,
+    demo: bool = DemoOpt,
 ) -> None:
     """Create a key and print it once: it is stored only as a hash."""
-    store = _keys(state_file)
+    store = _keys(state_file, demo)
     try:
         key, token = store.create(name, scope)  # type: ignore[arg-type]
     except ValueError as exc:
@@ -271,13 +287,13 @@ def api_key_create(
 
 
 @api_key.command("list")
-def api_key_list(state_file: Path | None = StateOpt) -> None:
+def api_key_list(state_file: Path | None = StateOpt, demo: bool = DemoOpt) -> None:
     """Every key: id, name, scope, created, revoked (never the secret)."""
     from datetime import UTC, datetime
 
     from rich.table import Table
 
-    store = _keys(state_file)
+    store = _keys(state_file, demo)
     table = Table("id", "name", "scope", "created (UTC)", "revoked (UTC)")
 
     def when(ms: int | None) -> str:
@@ -293,9 +309,10 @@ def api_key_list(state_file: Path | None = StateOpt) -> None:
 def api_key_revoke(
     key_id: str = typer.Argument(..., metavar="KEY_ID", help="The key's id (from `list`)."),
     state_file: Path | None = StateOpt,
+    demo: bool = DemoOpt,
 ) -> None:
     """Revoke a key: requests with it get 401 from then on."""
-    store = _keys(state_file)
+    store = _keys(state_file, demo)
     done = store.revoke(key_id)
     store.close()
     if not done:
@@ -346,9 +363,63 @@ def sim(
     serve(main)
 
 
+@app.command("sim-control")
+def sim_control(
+    op: str = typer.Argument(..., metavar="OP", help="take, put, tag_enter, unplug, ..."),
+    fields: list[str] | None = typer.Argument(
+        None, metavar="FIELD=VALUE...", help="The operation's fields, e.g. bin=A2 qty=3."
+    ),
+    port: int | None = typer.Option(
+        None, help="The simulator's control port (default: the running demo's)."
+    ),
+) -> None:
+    """Act on a running simulator, e.g. `gudang sim-control take bin=A2 qty=3`.
+
+    Operations and their fields: docs/simulator.md. Quantities are in the
+    SKU's unit (pieces, metres or kg).
+    """
+    from pydantic import ValidationError
+
+    from gudang.sim.control import ControlClient
+    from gudang.sim.ops import OP_ADAPTER
+
+    request: dict[str, str] = {"op": op}
+    for field in fields or []:
+        name, sep, value = field.partition("=")
+        if not sep or not name:
+            err.print(f"[bold red]{field!r}[/]: fields are NAME=VALUE, e.g. bin=A2")
+            raise typer.Exit(2)
+        request[name] = value
+    try:
+        parsed = OP_ADAPTER.validate_python(request)
+    except ValidationError as exc:
+        for e in exc.errors(include_url=False):
+            where = ".".join(str(p) for p in e["loc"][1:]) or "op"
+            err.print(f"[bold red]{where}[/]: {e['msg']}", highlight=False)
+        raise typer.Exit(2) from exc
+    if port is None:
+        port_file = DEMO_WORKDIR / "sim-control-port"
+        try:
+            port = int(port_file.read_text())
+        except (OSError, ValueError) as exc:
+            err.print(f"[bold red]no running demo here[/] ({port_file} not found): "
+                      "start one with `make demo`, or give --port")  # fmt: skip
+            raise typer.Exit(1) from exc
+    try:
+        with ControlClient(port) as client:
+            answer = client.send(**parsed.model_dump())
+    except OSError as exc:
+        err.print(f"[bold red]no simulator on 127.0.0.1:{port}[/]: {exc.strerror or exc}")
+        raise typer.Exit(1) from exc
+    except RuntimeError as exc:  # the simulator's answer {"ok": false, "error": ...}
+        err.print(f"[bold red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from exc
+    stdout.print_json(data=answer)
+
+
 @app.command()
 def demo(
-    workdir: Path = typer.Option(Path("var/demo"), help="Where the demo keeps its data and logs."),
+    workdir: Path = typer.Option(DEMO_WORKDIR, help="Where the demo keeps its data and logs."),
     api_port: int = typer.Option(8000, help="API port (a free one if this is taken)."),
 ) -> None:
     """Run the whole system on this machine with simulated devices."""

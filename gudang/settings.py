@@ -18,6 +18,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gudang.webtargets import TargetPolicy
 
+# Where `gudang demo` keeps its state; the commands that act on a running demo
+# (`sim-control`, `api-key --demo`) look there.
+DEMO_WORKDIR = Path("var/demo")
+
 __all__ = ["ApiSettings", "InfluxSettings", "MqttSettings", "Settings"]
 
 

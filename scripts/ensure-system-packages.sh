@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages gudang needs to run its demo and tests:
 # mosquitto and influxdb (the servers are started by gudang itself, on loopback
-# ports; the system-wide services are never used) and python3-venv; with
+# ports; the system-wide services are never used), python3-venv and curl; with
 # --test also chromium and chromium-driver (the dashboard's browser test).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
@@ -12,6 +12,7 @@ missing=()
 have mosquitto || missing+=(mosquitto)
 have influxd || missing+=(influxdb)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+have curl || missing+=(curl)  # the README's API example
 if [ "${1:-}" = "--test" ]; then
   missing=()
   have chromium || missing+=(chromium)
