@@ -94,7 +94,8 @@ def create_app(site: Site, settings: Settings) -> FastAPI:
         async with InfluxClient(settings.influx) as db:
             live = LiveStock(db, site.site.id, hub, poll_s=settings.api.live_poll_s,
                              full_every_s=settings.api.live_full_s,
-                             max_ahead_s=site.ingest.max_clock_ahead_s)  # fmt: skip
+                             max_ahead_s=site.ingest.max_clock_ahead_s,
+                             rounding={k.id: site.rounding(k) for k in site.skus})  # fmt: skip
             owners = {d.id: d.edge for d in site.devices}
             bridge = Bridge(settings.mqtt, site.site.id, hub, owners)
             app.state.ctx = Context(site=site, db=db, live=live, bridge=bridge, keys=keys, hub=hub,

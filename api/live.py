@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -23,8 +23,9 @@ from gudang.api.hub import EventHub
 from gudang.contract import now_ms
 from gudang.errors import DatabaseNotFound, StorageError
 from gudang.influx import InfluxClient, quote_ident
-from gudang.influx.schema import BIN_STOCK
+from gudang.influx.schema import BIN_STOCK, MOVEMENT
 from gudang.runtime import sleep_or_stop
+from gudang.site import Rounding
 
 __all__ = ["Level", "LiveStock"]
 
@@ -34,6 +35,8 @@ log = logs.get("api.live")
 
 _FIELDS = f'SELECT "qty", "net_kg" FROM {quote_ident(BIN_STOCK)} WHERE "site" = $site'
 _LAST = f'SELECT last("qty") AS "qty", "net_kg" FROM {quote_ident(BIN_STOCK)} WHERE "site" = $site'
+_MOVED = (f'SELECT "kind" FROM {quote_ident(MOVEMENT)} WHERE "site" = $site '
+          "AND \"kind\" != 'none'")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +57,12 @@ class LiveStock:
         overlap_s: float = 10.0,
         full_every_s: float = 30.0,
         max_ahead_s: float = 120.0,
+        rounding: Mapping[str, Rounding] | None = None,
     ) -> None:
         self.db = db
+        # SKU -> how its quantities are shown: events carry what people read,
+        # and a level that changes only below that says nothing new.
+        self.rounding = dict(rounding or {})
         self.site_id = site_id
         self.poll_s = poll_s
         self.overlap_ms = int(overlap_s * 1000)
@@ -88,16 +95,44 @@ class LiveStock:
                     out.append((*key, level))
         return out
 
-    def _merge(self, rows: list[tuple[str, str, Level]]) -> None:
+    async def _moved(self, since_ms: int | None) -> dict[tuple[str, int], str]:
+        """(bin, time) -> kind of the movements recorded since `since_ms`
+        (None: each bin's newest, for a full read)."""
+        if since_ms is None:
+            q = (f'SELECT last("kind") AS "kind" FROM {quote_ident(MOVEMENT)} WHERE "site" = $site '
+                 f"AND \"kind\" != 'none' AND {self._not_future} GROUP BY \"bin\"")  # fmt: skip
+        else:
+            q = f'{_MOVED} AND time > {int(since_ms)}ms AND {self._not_future} GROUP BY "bin"'
+        try:
+            series = await self.db.query(q, {"site": self.site_id})
+        except DatabaseNotFound:
+            return {}
+        return {(s.tags.get("bin", ""), int(row["time"])): str(row["kind"])
+                for s in series for row in s.rows()}  # fmt: skip
+
+    def _news(self, rows: list[tuple[str, str, Level]]) -> bool:
+        return any((old := self.levels.get((b, k))) is None or lv.ts > old.ts for b, k, lv in rows)
+
+    def _merge(
+        self, rows: list[tuple[str, str, Level]], moved: Mapping[tuple[str, int], str] | None = None
+    ) -> None:
         for bin_id, sku_id, level in rows:
             old = self.levels.get((bin_id, sku_id))
             if old is None or level.ts > old.ts:
                 self.levels[(bin_id, sku_id)] = level
                 self.version += 1
-                if old is None or old.qty != level.qty:
+                r = self.rounding.get(sku_id)
+                shown = r.qty(level.qty) if r else level.qty
+                kind = (moved or {}).get((bin_id, level.ts))
+                if old is None or kind is not None or shown != (r.qty(old.qty) if r else old.qty):
                     self.hub.publish({
-                        "type": "bin", "bin": bin_id, "sku": sku_id, "quantity": level.qty,
-                        "net_kg": level.net_kg, "updated_at": level.ts,
+                        "type": "bin", "bin": bin_id, "sku": sku_id, "quantity": shown,
+                        "quantity_exact": round(level.qty, 6) + 0.0,
+                        "net_kg": r.kg(level.net_kg) if r else level.net_kg,
+                        "updated_at": level.ts,
+                        # A recorded pick, put or anomaly ends at this level
+                        # (null: the level moved within the scale's noise).
+                        "movement": kind,
                     })  # fmt: skip
 
     def derived(self, key: Hashable, build: Callable[[], T]) -> T:
@@ -113,12 +148,14 @@ class LiveStock:
         return self._derived[key]  # type: ignore[return-value]
 
     async def refresh_full(self) -> None:
-        self._merge(await self._query(f'{_LAST} AND {self._not_future} GROUP BY "bin", "sku"'))
+        rows = await self._query(f'{_LAST} AND {self._not_future} GROUP BY "bin", "sku"')
+        self._merge(rows, await self._moved(None) if self._news(rows) else None)
         self.ready = True
 
     async def refresh_recent(self, since_ms: int) -> None:
         q = f'{_FIELDS} AND time > {int(since_ms)}ms AND {self._not_future} GROUP BY "bin", "sku"'
-        self._merge(await self._query(q))
+        rows = await self._query(q)
+        self._merge(rows, await self._moved(since_ms) if self._news(rows) else None)
 
     async def run(self, stop: asyncio.Event) -> None:
         last_full = 0.0

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from gudang.contract import Alert
 from gudang.contract.vocab import DeviceKind, RecordedMovementKind, SkuUnit
+from gudang.site import UnitName
 
 __all__ = [
     "Accepted",
@@ -45,8 +46,13 @@ class BinStock(BaseModel):
     rack: str = Field(examples=["C"])
     sku: str = Field(examples=["RB-D10"])
     unit: Unit
-    quantity: float | None = Field(description="In the SKU's unit; null before the first reading.")
-    net_kg: float | None
+    unit_name: UnitName = Field(description="What a unit is called, for people.")
+    quantity: float | None = Field(
+        description="In the SKU's unit, rounded for people: whole pieces when within the count "
+        "tolerance, kg and m to the scale's resolution; null before the first reading."
+    )
+    quantity_exact: float | None = Field(description="As measured (for integrators).")
+    net_kg: float | None = Field(description="Net weight, to the scale's resolution.")
     capacity_kg: float | None = Field(description="Net load the bin holds when full, if known.")
     fill: float | None = Field(description="net_kg / capacity_kg (0..1), if the capacity is known.")
     updated_at: int | None = Field(description="Time of the reading, UTC epoch ms.")
@@ -58,8 +64,15 @@ class SkuStock(BaseModel):
     grade: str | None = None
     group: str = Field(examples=["besi-beton"])
     unit: Unit
-    quantity: float | None = Field(description="Sum over the SKU's bins that have a reading.")
-    net_kg: float | None
+    unit_name: UnitName = Field(description="What a unit is called, for people.")
+    quantity: float | None = Field(
+        description="Sum over the SKU's bins that have a reading, rounded for people (as a "
+        "bin's `quantity`)."
+    )
+    quantity_exact: float | None = Field(
+        description="The sum as measured (for integrators); `status` is judged on it."
+    )
+    net_kg: float | None = Field(description="Net weight, to the scale's resolution.")
     minimum: float
     reorder_point: float
     reorder_quantity: float
@@ -100,6 +113,7 @@ class HistoryPoint(BaseModel):
 class History(BaseModel):
     subject: str = Field(description="The SKU or bin.")
     unit: Unit
+    unit_name: UnitName
     interval: str = Field(examples=["1h"])
     start: int = Field(description="UTC epoch ms, inclusive.")
     end: int = Field(description="UTC epoch ms, exclusive.")
@@ -112,8 +126,12 @@ class MovementOut(BaseModel):
     rack: str
     sku: str
     kind: RecordedMovementKind
-    delta_qty: float = Field(description="In the SKU's unit; whole pieces for pcs.")
-    delta_kg: float
+    delta_qty: float = Field(
+        description="In the SKU's unit: whole pieces for pcs, m and kg to the scale's resolution."
+    )
+    delta_kg: float = Field(description="To the scale's resolution.")
+    unit: Unit | None = Field(default=None, description="null for a SKU no longer in the site.")
+    unit_name: UnitName | None = None
     tags: list[str] = Field(description="RFID tags seen at the rack around the movement.")
     labels: list[str] = Field(description="Their labels from the tag registry.")
 
@@ -129,7 +147,8 @@ class ReorderItem(BaseModel):
     name: str
     group: str
     unit: Unit
-    quantity: float
+    unit_name: UnitName
+    quantity: float = Field(description="Rounded for people (as in /stock).")
     minimum: float
     reorder_point: float
     suggested_quantity: float = Field(

@@ -32,29 +32,42 @@ def status(sku: Sku, quantity: float | None, complete: bool = True) -> StockStat
     return "ok"
 
 
-def bin_stock(b: Bin, sku: Sku, levels: Levels) -> Json:
+def _exact(value: float) -> float:
+    """The measured value without float noise (19.00128589798543 -> 19.001286)."""
+    return round(value, 6) + 0.0
+
+
+def bin_stock(site: Site, b: Bin, sku: Sku, levels: Levels) -> Json:
     # Only levels recorded while the bin held this SKU count.
     hit = levels.get((b.id, sku.id))
+    r = site.rounding(sku)
     fill = None
     if hit is not None and b.capacity_kg:
         fill = round(min(max(hit.net_kg / b.capacity_kg, 0.0), 1.0), 4)
     return {
         "bin": b.id, "rack": b.rack, "sku": sku.id, "unit": sku.unit,
-        "quantity": hit.qty if hit else None, "net_kg": hit.net_kg if hit else None,
+        "unit_name": sku.display_unit.model_dump(),
+        "quantity": r.qty(hit.qty) if hit else None,
+        "quantity_exact": _exact(hit.qty) if hit else None,
+        "net_kg": r.kg(hit.net_kg) if hit else None,
         "capacity_kg": b.capacity_kg, "fill": fill, "updated_at": hit.ts if hit else None,
     }  # fmt: skip
 
 
 def sku_stock(site: Site, sku: Sku, levels: Levels) -> Json:
-    bins = [bin_stock(b, sku, levels) for b in site.bins_of_sku(sku.id)]
+    bins = [bin_stock(site, b, sku, levels) for b in site.bins_of_sku(sku.id)]
     known = [x for x in bins if x["quantity"] is not None]
-    quantity = sum(x["quantity"] for x in known) if known else None
+    exact = sum(x["quantity_exact"] for x in known) if known else None
     net = sum(x["net_kg"] for x in known) if known else None
+    r = site.rounding(sku)
     return {
         "sku": sku.id, "name": sku.name, "grade": sku.grade, "group": sku.group,
-        "unit": sku.unit, "quantity": quantity, "net_kg": net, "minimum": sku.minimum,
+        "unit": sku.unit, "unit_name": sku.display_unit.model_dump(),
+        "quantity": r.qty(exact) if exact is not None else None,
+        "quantity_exact": _exact(exact) if exact is not None else None,
+        "net_kg": r.kg(net) if net is not None else None, "minimum": sku.minimum,
         "reorder_point": sku.reorder_point, "reorder_quantity": sku.reorder_quantity,
-        "status": status(sku, quantity, len(known) == len(bins)),
+        "status": status(sku, exact, len(known) == len(bins)),
         "updated_at": min((x["updated_at"] for x in known), default=None),
         "bins": bins,
     }  # fmt: skip
@@ -83,16 +96,17 @@ def reorder(skus: Mapping[str, Sku], stock: list[Json]) -> list[ReorderItem]:
     out = []
     for s in stock:
         sku = skus[s["sku"]]
-        if s["quantity"] is None or s["quantity"] > sku.reorder_point:
+        if s["quantity_exact"] is None or s["quantity_exact"] > sku.reorder_point:
             continue
         suggested = sku.reorder_quantity
         if sku.target is not None:
-            suggested = max(suggested, sku.target - s["quantity"])
+            suggested = max(suggested, sku.target - s["quantity_exact"])
         if sku.unit == "pcs":
             suggested = float(-(-suggested // 1))  # whole pieces, rounded up
         out.append(
             ReorderItem(
-                sku=sku.id, name=sku.name, group=sku.group, unit=sku.unit, quantity=s["quantity"],
+                sku=sku.id, name=sku.name, group=sku.group, unit=sku.unit,
+                unit_name=sku.display_unit, quantity=s["quantity"],
                 minimum=sku.minimum, reorder_point=sku.reorder_point,
                 suggested_quantity=round(suggested, 3), status=s["status"],
             )

@@ -73,13 +73,13 @@ def _stock_table(body: dict[str, Any]) -> Table:
     for col in ("SKU", "Nama", "Jumlah", "Satuan", "Min", "Status"):
         table.add_column(col, justify="right" if col in ("Jumlah", "Min") else "left")
     for it in body["items"]:
-        qty = "-" if it["quantity"] is None else f"{it['quantity']:.1f}"
+        qty = "-" if it["quantity"] is None else f"{it['quantity']:g}"  # rounded by the API
         style = _STATUS_STYLE.get(it["status"], "")
         table.add_row(
             it["sku"],
             it["name"],
             qty,
-            it["unit"],
+            it["unit_name"]["id"],
             f"{it['minimum']:g}",
             f"[{style}]{it['status']}[/]",
         )
@@ -297,7 +297,7 @@ def _watch(
         _check_children(children)
         if time.monotonic() - last_print >= 30 and (fresh := _get_stock(url, key)):
             summary = ", ".join(
-                f"{it['sku']}={it['quantity']:.1f}{it['unit']}"
+                f"{it['sku']}={it['quantity']:g} {it['unit_name']['id']}"
                 for it in fresh["items"]
                 if it["quantity"] is not None
             )

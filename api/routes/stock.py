@@ -133,7 +133,9 @@ async def bins(
     chosen = [b for b in c.site.bins if (rack is None or b.rack == rack)
               and (sku is None or b.sku == sku)]  # fmt: skip
     skus = _skus(request)
-    page = [bin_stock(b, skus[b.sku], c.live.levels) for b in chosen[offset : offset + limit]]
+    page = [
+        bin_stock(c.site, b, skus[b.sku], c.live.levels) for b in chosen[offset : offset + limit]
+    ]
     return _json({"site": c.site.site.id, "total": len(chosen), "limit": limit, "offset": offset,
                   "items": page})  # fmt: skip
 
@@ -162,7 +164,7 @@ HistoryResponses: dict[int | str, dict[str, object]] = {
 
 
 async def _history(
-    request: Request, where: Literal["sku", "bin"], subject: str, unit: str,
+    request: Request, where: Literal["sku", "bin"], subject: str, sku: Sku,
     start: str | None, end: str | None, interval: str, fmt: str,
 ) -> History | Response:  # fmt: skip
     c = ctx(request)
@@ -170,8 +172,13 @@ async def _history(
     if (e - s) // interval_ms(interval) > MAX_POINTS:
         raise ApiError(422, "invalid_request",
                        f"more than {MAX_POINTS} intervals: choose a longer interval")  # fmt: skip
+    r = c.site.rounding(sku)
     points = await history(c.db, c.site.site.id, where, subject, s, e, interval)
-    h = History(subject=subject, unit=unit, interval=interval, start=s, end=e, points=points)
+    for p in points:
+        p.quantity, p.min, p.max = (None if v is None else r.qty(v) for v in (p.quantity, p.min,
+                                                                             p.max))  # fmt: skip
+    h = History(subject=subject, unit=sku.unit, unit_name=sku.display_unit, interval=interval,
+                start=s, end=e, points=points)  # fmt: skip
     return _csv(h) if fmt == "csv" else h
 
 
@@ -188,7 +195,7 @@ async def sku_history(
 ) -> History | Response:  # fmt: skip
     """A SKU's total over time, one point per interval (the level at its end)."""
     sku = _sku(request, sku_id)
-    return await _history(request, "sku", sku.id, sku.unit, start, end, interval, format)
+    return await _history(request, "sku", sku.id, sku, start, end, interval, format)
 
 
 @router.get("/bins/{bin_id}/history", response_model=History, responses=HistoryResponses)
@@ -201,7 +208,8 @@ async def bin_history(
     b = site.bin(bin_id)
     if b is None:
         raise ApiError(404, "not_found", f"unknown bin {bin_id[:64]!r}")
-    return await _history(request, "bin", b.id, site.sku(b.sku).unit, start, end, interval, format)
+    sku = _sku(request, b.sku)
+    return await _history(request, "bin", b.id, sku, start, end, interval, format)
 
 
 @router.get("/movements", response_model=MovementList)
@@ -221,6 +229,16 @@ async def movement_list(
         raise ApiError(404, "not_found", f"unknown bin {bin[:64]!r}")
     s, e = time_range(start, end, DAY_MS)
     items = await movements(c.db, c.site.site.id, s, e, sku=sku, bin_id=bin, limit=limit)
+    skus = _skus(request)
+    for m in items:
+        known = skus.get(m.sku)
+        if known is not None:  # a SKU since removed from the site file: as stored
+            r = c.site.rounding(known)
+            # An anomaly's fraction of a piece is the point: not rounded away.
+            exact = m.kind == "anomaly" and known.unit == "pcs"
+            m.delta_qty = round(m.delta_qty, 3) + 0.0 if exact else r.qty(m.delta_qty)
+            m.delta_kg = r.kg(m.delta_kg)
+            m.unit, m.unit_name = known.unit, known.display_unit
     return MovementList(start=s, end=e, items=items)
 
 

@@ -16,7 +16,7 @@ from gudang.collector.engine import ReadingResult
 from gudang.collector.movements import Movement
 from gudang.contract import Alert, AlertAck, DeviceStatus, WeightReading, now_ms
 from gudang.contract.messages import AlertKind
-from gudang.site import Bin, Site
+from gudang.site import Bin, Rounding, Site, Sku
 
 __all__ = ["AlertMonitor"]
 
@@ -67,8 +67,17 @@ class AlertMonitor:
         self._edge_down: dict[str, str] = {}  # edge -> its state, while not online
         self._off: dict[str, _Off] = {}  # bin -> its anomalies, while its count is not whole
         self._devices_of_edge: dict[str, list[str]] = {}
+        self._roundings: dict[tuple[str, float | None], Rounding] = {}
         for d in site.devices:
             self._devices_of_edge.setdefault(d.edge, []).append(d.id)
+
+    def _rounding(self, sku: Sku) -> Rounding:
+        """How `sku` is shown in alert texts (cached: this runs per reading)."""
+        key = (sku.id, sku.unit_weight_kg)
+        r = self._roundings.get(key)
+        if r is None:
+            r = self._roundings[key] = self.site.rounding(sku)
+        return r
 
     def _record(self, alert: Alert | None, out: list[Alert]) -> None:
         if alert is not None:
@@ -172,9 +181,10 @@ class AlertMonitor:
         total = self._sku_total[sku_id]
         out: list[Alert] = []
         hyst = sku.alert_hysteresis
+        r = self._rounding(sku)
         judged: tuple[tuple[AlertKind, float, texts.Text], ...] = (
-            ("low_stock", sku.minimum, texts.low_stock(sku, total)),
-            ("reorder_point", sku.reorder_point, texts.reorder_point(sku, total)),
+            ("low_stock", sku.minimum, texts.low_stock(sku, total, r)),
+            ("reorder_point", sku.reorder_point, texts.reorder_point(sku, total, r)),
         )
         for kind, threshold, text in judged:
             cond: Condition = (
@@ -182,7 +192,7 @@ class AlertMonitor:
             )
             if cond != "bad" and self.book.idle(kind, sku_id):
                 continue
-            self._record(self.book.observe(kind, sku_id, cond, ts, text, round(total, 3)), out)
+            self._record(self.book.observe(kind, sku_id, cond, ts, text, r.qty(total)), out)
         return out
 
     def movements(self, moves: list[tuple[Bin, Movement]]) -> list[Alert]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import ParamSpec
 
 from gudang.contract import LocalizedText
-from gudang.site import Sku
+from gudang.site import Rounding, Sku
 
 P = ParamSpec("P")
 Text = Callable[[], LocalizedText]
@@ -36,29 +36,29 @@ __all__ = [
     "scale_fault",
 ]
 
-_UNIT_ID = {"pcs": "batang/lembar", "m": "m", "kg": "kg"}
-
 
 def _q(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
 @_lazy
-def low_stock(sku: Sku, qty: float) -> LocalizedText:
-    u = sku.unit
+def low_stock(sku: Sku, qty: float, r: Rounding) -> LocalizedText:
+    """`qty` rounded by `r` (whole pieces, the scale's resolution), in the
+    SKU's own unit names ("lembar", "sheets")."""
+    u = sku.display_unit
     return LocalizedText(
-        id=f"Stok {sku.name} menipis: {_q(qty)} {_UNIT_ID[u]} (minimum {_q(sku.minimum)})",
-        en=f"Low stock of {sku.name}: {_q(qty)} {u} (minimum {_q(sku.minimum)})",
+        id=f"Stok {sku.name} menipis: {r.text(qty)} {u.id} (minimum {r.text(sku.minimum)})",
+        en=f"Low stock of {sku.name}: {r.text(qty)} {u.en} (minimum {r.text(sku.minimum)})",
     )
 
 
 @_lazy
-def reorder_point(sku: Sku, qty: float) -> LocalizedText:
-    u = sku.unit
+def reorder_point(sku: Sku, qty: float, r: Rounding) -> LocalizedText:
+    u = sku.display_unit
+    order = r.text(sku.reorder_quantity)
     return LocalizedText(
-        id=f"{sku.name} mencapai titik pesan ulang: {_q(qty)} {_UNIT_ID[u]}; "
-        f"pesan {_q(sku.reorder_quantity)} {_UNIT_ID[u]}",
-        en=f"{sku.name} at its reorder point: {_q(qty)} {u}; order {_q(sku.reorder_quantity)} {u}",
+        id=f"{sku.name} mencapai titik pesan ulang: {r.text(qty)} {u.id}; pesan {order} {u.id}",
+        en=f"{sku.name} at its reorder point: {r.text(qty)} {u.en}; order {order} {u.en}",
     )
 
 
@@ -88,8 +88,9 @@ def scale_fault(device_id: str, state: str, stuck_s: float | None = None) -> Loc
 def anomaly(bin_id: str, sku: Sku, off_by: float | None, count: int) -> LocalizedText:
     """`count` movements at the bin were not whole pieces; the count is now
     `off_by` pieces from a whole number (None: whole, but they keep coming)."""
-    off_id = f", stok selisih {off_by:+.2f} {_UNIT_ID[sku.unit]}" if off_by is not None else ""
-    off_en = f", the count is off by {off_by:+.2f} {sku.unit}" if off_by is not None else ""
+    u = sku.display_unit
+    off_id = f", stok selisih {off_by:+.2f} {u.id}" if off_by is not None else ""
+    off_en = f", the count is off by {off_by:+.2f} {u.en}" if off_by is not None else ""
     return LocalizedText(
         id=f"Perubahan tidak wajar di rak {bin_id} ({sku.name}): {count} perubahan bukan "
         f"jumlah utuh{off_id}. Periksa timbangan (getaran/noise) dan berat satuan",

@@ -20,6 +20,7 @@ from gudang.contract.ids import Ident
 from gudang.contract.messages import AlertKind
 from gudang.contract.vocab import DeviceKind, SkuUnit
 from gudang.site.counting import resolution
+from gudang.site.rounding import Rounding
 
 __all__ = [
     "PROTOCOLS",
@@ -33,6 +34,7 @@ __all__ = [
     "SiteInfo",
     "Sku",
     "Tag",
+    "UnitName",
     "cross_problems",
 ]
 
@@ -157,12 +159,30 @@ class Device(_Strict):
         return PROTOCOLS[self.protocol]
 
 
+class UnitName(_Strict):
+    """What one unit of a SKU is called: "lembar" / "sheets", "batang" / "bars"."""
+
+    id: str = Field(min_length=1, max_length=32, description="Bahasa Indonesia.")
+    en: str = Field(min_length=1, max_length=32, description="English.")
+
+
+_UNIT_NAMES = {
+    "pcs": UnitName(id="buah", en="pcs"),
+    "m": UnitName(id="m", en="m"),
+    "kg": UnitName(id="kg", en="kg"),
+}
+
+
 class Sku(_Strict):
     id: Ident
     name: str = Field(min_length=1, max_length=200)
     grade: str | None = Field(default=None, max_length=100)
     group: Ident = Field(default="default", description="For routing notifications.")
     unit: SkuUnit
+    unit_name: UnitName | None = Field(
+        default=None,
+        description="What a unit is called where quantities are shown; default: buah / pcs, m, kg.",
+    )
     unit_weight_kg: PositiveKg | None = Field(
         default=None, description="kg per piece (unit pcs) or per metre (unit m)."
     )
@@ -207,6 +227,10 @@ class Sku(_Strict):
             return self.hysteresis
         default = 0.1 * self.minimum
         return max(default, 1.0) if self.unit == "pcs" else default
+
+    @property
+    def display_unit(self) -> UnitName:
+        return self.unit_name or _UNIT_NAMES[self.unit]
 
     def quantity(self, net_kg: float) -> float:
         """Net kilograms on the scale in this SKU's unit."""
@@ -350,6 +374,14 @@ class Site(_Strict):
 
     def sku(self, sku_id: str) -> Sku:
         return self._skus[sku_id]
+
+    def rounding(self, sku: Sku) -> Rounding:
+        """How `sku`'s quantities are shown (`sku` as calibrated: its unit
+        weight may differ from the file's)."""
+        divisions = [d.division_kg for b in self.bins_of_sku(sku.id)
+                     if (d := self._devices.get(b.device)) is not None]  # fmt: skip
+        return Rounding.of(sku.unit, min(divisions, default=0.1), sku.unit_weight_kg,
+                           sku.count_tolerance)  # fmt: skip
 
     def find_sku(self, sku_id: str) -> Sku | None:
         return self._skus.get(sku_id)

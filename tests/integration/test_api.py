@@ -36,7 +36,8 @@ devices:
   - {{id: gate-c, protocol: rdm6300, port: /dev/null/4, bay: C}}
 skus:
   - {{id: RB-D10, name: Besi beton D10, unit: pcs, unit_weight_kg: 7.4, minimum: 10,
-      reorder_point: 20, reorder_quantity: 50, target: 100, group: besi}}
+      reorder_point: 20, reorder_quantity: 50, target: 100, group: besi,
+      unit_name: {{id: batang, en: bars}}}}
   - {{id: PL-2, name: Pelat 2 mm, unit: kg, minimum: 100, reorder_point: 200,
       reorder_quantity: 500, group: pelat}}
 bins:
@@ -146,16 +147,23 @@ def test_keys_scopes_and_json_errors(stack: Stack, tmp_path: Path) -> None:
 
 
 def test_stock_pagination_filters_reorder_and_devices(stack: Stack) -> None:
-    stack.weigh("scale-1", 60 + 7.4 * 12, T0)  # C1: 12 pcs
+    stack.weigh("scale-1", 60 + 7.4 * 12 + 0.04, T0)  # C1: 12 pcs (and 40 g the count ignores)
     stack.weigh("scale-2", 60 + 7.4 * 4, T0 + 1)  # C2: 4 pcs -> RB-D10 16: low
-    stack.weigh("scale-3", 10 + 650, T0 + 2)  # P1: 650 kg -> ok
+    stack.weigh("scale-3", 10 + 650.04, T0 + 2)  # P1: 650 kg on a 0.1 kg scale -> ok
     rb = wait_for(lambda: (s := stack.sku("RB-D10"))["status"] != "unknown" and s, what="stock")
-    assert rb["quantity"] == pytest.approx(16)
+    # For people: whole bars, named as the site file names them; for programs,
+    # the measured count.
+    assert rb["quantity"] == 16 and rb["quantity_exact"] == pytest.approx(16.0054, abs=1e-4)
+    assert rb["unit_name"] == {"id": "batang", "en": "bars"}
+    assert [b["quantity"] for b in rb["bins"]] == [12, 4]
+    assert rb["net_kg"] == 118.4  # 118.44 kg on 0.1 kg scales
     assert rb["status"] == "low"
     assert {b["bin"]: b["fill"] for b in rb["bins"]} == {
-        "C1": pytest.approx(88.8 / 1480),
+        "C1": pytest.approx(88.84 / 1480, abs=1e-4),
         "C2": None,
     }
+    plate = stack.sku("PL-2")
+    assert (plate["quantity"], plate["unit_name"]) == (650.0, {"id": "kg", "en": "kg"})
 
     page = stack.get("/api/v1/stock", limit=1, offset=1).json()
     assert page["total"] == 2 and page["limit"] == 1 and len(page["items"]) == 1
@@ -212,6 +220,9 @@ def test_history_json_and_csv_and_movements_with_tags(stack: Stack) -> None:
     )
     assert [(m["kind"], m["delta_qty"], m["labels"]) for m in moves] == [
         ("pick", -7.0, ["Budi"]), ("pick", -3.0, [])]  # fmt: skip
+    # To the scale's 0.1 kg, not 7.4 x 7 in floating point (-51.80000000000001).
+    assert [m["delta_kg"] for m in moves] == [-51.8, -22.2]
+    assert moves[0]["unit_name"] == {"id": "batang", "en": "bars"}
     assert moves[0]["tags"] == ["0A00B1C2D3"]
 
     params = {"start": T0 - minute, "end": T0 + 5 * minute, "interval": "1m"}
@@ -219,6 +230,7 @@ def test_history_json_and_csv_and_movements_with_tags(stack: Stack) -> None:
     levels = [p["quantity"] for p in hist["points"]]
     assert levels[-1] == pytest.approx(40) and pytest.approx(50) in levels
     assert hist["unit"] == "pcs" and hist["interval"] == "1m"
+    assert hist["unit_name"] == {"id": "batang", "en": "bars"}
     csv_resp = stack.get("/api/v1/bins/C1/history", format="csv", **params)
     assert csv_resp.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(csv_resp.text)))
@@ -294,8 +306,12 @@ def test_alerts_acknowledge_and_history(stack: Stack) -> None:
 
 
 def test_live_events_stream_a_bin_change(stack: Stack) -> None:
+    """Each change people can see is an event, rounded as they read it, and
+    says whether a movement was recorded (the dashboard flashes a card only
+    then); a level that moved within the scale's resolution is none."""
     received: list[dict[str, Any]] = []
     subscribed = threading.Event()
+    done = threading.Event()
 
     def listen() -> None:
         with httpx.stream("GET", f"{stack.base}/api/v1/events", headers=auth(stack.keys["read"]),
@@ -305,16 +321,30 @@ def test_live_events_stream_a_bin_change(stack: Stack) -> None:
                 subscribed.set()  # the first line ("retry:") comes after the subscription
                 if line.startswith("data:"):
                     received.append(json.loads(line[5:]))
-                    if any(e.get("bin") == "P1" for e in received):
-                        return
+                if done.is_set() or any(e.get("bin") == "C1" for e in received):
+                    return
+
+    def p1() -> list[dict[str, Any]]:
+        return [e for e in received if e.get("bin") == "P1"]
 
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
     wait_for(subscribed.is_set, what="the event stream subscribed")
+    minute = 60_000
     stack.weigh("scale-3", 10 + 321.5, T0)
-    thread.join(timeout=10)
-    event = next(e for e in received if e.get("bin") == "P1")
-    assert event["type"] == "bin" and event["quantity"] == pytest.approx(321.5)
+    wait_for(lambda: len(p1()) == 1, what="the first level")
+    stack.weigh("scale-3", 10 + 371.5, T0 + minute)  # 50 kg put
+    wait_for(lambda: len(p1()) == 2, what="the put")
+    stack.weigh("scale-3", 10 + 371.52, T0 + 2 * minute)  # 20 g on a 0.1 kg scale
+    wait_for(lambda: stack.sku("PL-2")["updated_at"] == T0 + 2 * minute, what="the noisy level")
+    stack.weigh("scale-1", 60 + 7.4 * 3, T0 + 2 * minute + 1)  # after it in the stream
+    thread.join(timeout=20)
+    done.set()
+    first, put = p1()[:2]
+    assert first["type"] == "bin" and first["quantity"] == 321.5 and first["movement"] is None
+    assert (put["quantity"], put["movement"]) == (371.5, "put")
+    assert len(p1()) == 2, p1()  # nothing for 371.52: people see 371.5 all along
+    assert stack.sku("PL-2")["quantity_exact"] == pytest.approx(371.52)
 
 
 def test_calibration_through_the_collector(stack: Stack) -> None:
@@ -438,7 +468,7 @@ def test_changing_thresholds_at_run_time(
     refused = httpx.patch(url, json={"by": "Sari", "reorder_point": 5},
                           headers=auth(stack.keys["admin"]), timeout=15)  # fmt: skip
     assert refused.status_code == 409
-    assert "reorder_point must be at least minimum" in refused.json()["message"]
+    assert "reorder_point (5) must be at least minimum (20)" in refused.json()["message"]
     assert stack.sku("RB-D10")["reorder_point"] == 30
     # Kept across a collector restart: it announces the SKU again (no request).
     assert stack.collector.stop() == 0

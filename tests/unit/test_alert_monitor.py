@@ -266,3 +266,21 @@ def test_silence_is_judged_on_the_injected_clock(tmp_path: Path) -> None:
     assert kinds(monitor.tick()) == [("device_offline", "scale-2", "raised")]
     monitor.close()
     cal.close()
+
+
+def test_stock_alerts_speak_in_whole_pieces_and_the_skus_own_unit_names(tmp_path: Path) -> None:
+    """Say "4 lembar", not "4.0014 batang/lembar"; the value too (webhooks send it)."""
+    site = parse_site(SITE.model_dump_json().replace(
+        '"unit":"pcs","unit_name":null', '"unit":"pcs","unit_name":{"id":"lembar","en":"sheets"}'
+    ))  # fmt: skip
+    f = Feed(site, tmp_path / "state.db")
+    try:
+        raised = f.reading("scale-1", 60 + 7.4 * 4 + 0.01, T0)  # 4.0014 pieces: low stock
+        low = next(a for a in raised if a.kind == "low_stock")
+        assert low.text.id == "Stok Rebar menipis: 4 lembar (minimum 5)"
+        assert low.text.en == "Low stock of Rebar: 4 sheets (minimum 5)"
+        assert low.value == 4.0
+        reorder = next(a for a in raised if a.kind == "reorder_point")
+        assert reorder.text.en == "Rebar at its reorder point: 4 sheets; order 50 sheets"
+    finally:
+        f.close()
