@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from gudang.contract import Alert, LocalizedText
-from gudang.contract.messages import AlertKind
+from gudang.contract import Acknowledgement, Alert, LocalizedText
+from gudang.contract.messages import MAX_ACKNOWLEDGEMENTS, AlertKind
 
 __all__ = ["AlertBook", "Condition", "Key"]
 
@@ -90,9 +90,11 @@ class AlertBook:
         alert = self.active.get(key)
         if alert is None:
             return None
+        history = [*alert.acknowledgements, Acknowledgement(by=by, note=note, ts=ts)]
         acked = alert.model_copy(
             update={"state": "acknowledged", "updated_at": max(ts, alert.updated_at),
-                    "acknowledged_by": by, "note": note}
+                    "acknowledged_by": by, "note": note,
+                    "acknowledgements": history[-MAX_ACKNOWLEDGEMENTS:]}
         )  # fmt: skip
         self.active[key] = acked
         return acked

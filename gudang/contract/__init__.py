@@ -3,6 +3,7 @@
 from gudang.contract.ids import IDENT_PATTERN, EpochMillis, Ident, now_ms
 from gudang.contract.messages import (
     SCHEMA_VERSION,
+    Acknowledgement,
     Alert,
     AlertAck,
     Calibrate,
@@ -27,6 +28,7 @@ __all__ = [
     "ROOT",
     "SCHEMA_VERSION",
     "TOPICS",
+    "Acknowledgement",
     "Alert",
     "AlertAck",
     "Calibrate",

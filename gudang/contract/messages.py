@@ -19,6 +19,7 @@ from gudang.contract.units import MassUnit
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "SCHEMA_VERSION",
+    "Acknowledgement",
     "Alert",
     "AlertAck",
     "AlertKind",
@@ -242,6 +243,19 @@ class LocalizedText(BaseModel):
     en: str = Field(max_length=1024, description="English.")
 
 
+class Acknowledgement(BaseModel):
+    """One acknowledgement of an alert: who, when, and what they said."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: str = Field(min_length=1, max_length=128)
+    note: str | None = Field(default=None, max_length=1024)
+    ts: EpochMillis
+
+
+MAX_ACKNOWLEDGEMENTS = 20  # an alert's history; older ones are in InfluxDB's `alert` points
+
+
 class Alert(_Message):
     """One alert per (kind, subject); retained so a new subscriber sees the active set."""
 
@@ -254,8 +268,16 @@ class Alert(_Message):
     updated_at: EpochMillis
     value: Real | None = Field(default=None, description="The quantity that triggered it.")
     text: LocalizedText
-    acknowledged_by: str | None = Field(default=None, max_length=128)
-    note: str | None = Field(default=None, max_length=1024)
+    acknowledged_by: str | None = Field(
+        default=None, max_length=128, description="Who acknowledged it last."
+    )
+    note: str | None = Field(default=None, max_length=1024, description="Their note.")
+    acknowledgements: list[Acknowledgement] = Field(
+        default_factory=list,
+        max_length=MAX_ACKNOWLEDGEMENTS,
+        description="Every acknowledgement since it was raised, oldest first (the last "
+        f"{MAX_ACKNOWLEDGEMENTS}).",
+    )
 
 
 class AlertAck(_Message):

@@ -32,7 +32,7 @@ devices:
   - {{id: scale-1, protocol: ad-continuous, port: {tmp_path}/dev/scale-1, division_kg: {division}}}
   - {{id: scale-2, protocol: ad-continuous, port: "socket://127.0.0.1:{tcp}", division_kg: 0.1}}
 skus:
-  - {{id: RB-D10, name: Besi beton D10, unit: pcs, unit_weight_kg: 7.4, minimum: 10, reorder_point: 20, reorder_quantity: 50}}
+  - {{id: RB-D10, name: Besi beton D10, unit: pcs, unit_name: {{id: batang, en: bars}}, unit_weight_kg: 7.4, minimum: 10, reorder_point: 20, reorder_quantity: 50}}
   - {{id: OFFCUT, name: Sisa potongan, unit: kg, minimum: 50, reorder_point: 50, reorder_quantity: 200}}
 bins:
   - {{id: C1, rack: C, device: scale-1, sku: RB-D10, tare_kg: 60}}

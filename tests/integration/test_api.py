@@ -287,22 +287,32 @@ def test_alerts_acknowledge_and_history(stack: Stack) -> None:
     low = next(a for a in active if a["kind"] == "low_stock")
     assert low["subject"] == "RB-D10" and low["state"] == "raised"
     assert "menipis" in low["text"]["id"]
-    resp = httpx.post(f"{stack.base}/api/v1/alerts/low_stock/RB-D10/ack",
-                      json={"by": "Sari", "note": "sudah dipesan"},
-                      headers=auth(stack.keys["staff"]))  # fmt: skip
-    assert resp.status_code == 202, resp.text
-    acked = wait_for(
-        lambda: next((a for a in stack.get("/api/v1/alerts").json()["items"]
-                      if a["kind"] == "low_stock" and a["state"] == "acknowledged"), None),
-        what="acknowledged",
-    )  # fmt: skip
+
+    def ack(by: str, note: str, acks: int) -> dict[str, Any]:
+        resp = httpx.post(f"{stack.base}/api/v1/alerts/low_stock/RB-D10/ack",
+                          json={"by": by, "note": note}, headers=auth(stack.keys["staff"]))  # fmt: skip
+        assert resp.status_code == 202, resp.text
+        return wait_for(  # type: ignore[no-any-return]
+            lambda: next((a for a in stack.get("/api/v1/alerts").json()["items"]
+                          if a["kind"] == "low_stock" and a["state"] == "acknowledged"
+                          and len(a["acknowledgements"]) == acks), None),
+            what=f"acknowledgement {acks}",
+        )  # fmt: skip
+
+    acked = ack("Sari", "sudah dipesan", 1)
     assert acked["acknowledged_by"] == "Sari" and acked["note"] == "sudah dipesan"
+    # A second acknowledgement adds to the first instead of replacing its note.
+    again = ack("Budi", "truk datang besok", 2)
+    assert [(k["by"], k["note"]) for k in again["acknowledgements"]] == [
+        ("Sari", "sudah dipesan"), ("Budi", "truk datang besok")]  # fmt: skip
+    assert again["acknowledgements"][0]["ts"] <= again["acknowledgements"][1]["ts"]
+    assert again["acknowledged_by"] == "Budi"
     history = wait_for(
-        lambda: len(h := stack.get("/api/v1/alerts", state="history").json()["items"]) >= 3 and h,
+        lambda: len(h := stack.get("/api/v1/alerts", state="history").json()["items"]) >= 4 and h,
         what="alert history",
     )
     states = [a["state"] for a in history if a["kind"] == "low_stock"]
-    assert states[:2] == ["acknowledged", "raised"]  # newest first
+    assert states[:3] == ["acknowledged", "acknowledged", "raised"]  # newest first
 
 
 def test_live_events_stream_a_bin_change(stack: Stack) -> None:

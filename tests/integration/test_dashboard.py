@@ -78,9 +78,24 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
     assert driver.find_element(By.CSS_SELECTOR, "#live").text == "langsung"  # type: ignore[attr-defined]
     assert driver.find_element(By.CSS_SELECTOR, 'nav a[data-view="racks"]').text == "Rak"  # type: ignore[attr-defined]
 
+    assert driver.find_element(By.CSS_SELECTOR, '.bin[data-bin="C1"] .unit').text == "batang"  # type: ignore[attr-defined]
+
+    def moved(bin_id: str) -> str:
+        try:
+            return (
+                driver.find_element(By.CSS_SELECTOR, f'.bin[data-bin="{bin_id}"]').get_attribute(
+                    "data-moved"
+                )
+                or ""
+            )  # type: ignore[attr-defined]
+        except (StaleElementReferenceException, NoSuchElementException):
+            return ""
+
     with ControlClient(control) as sim_ctl:
         sim_ctl.send(op="take", bin="C1", qty=3)
         wait_for(lambda: qty("C1") == "47", timeout=15, what="C1 shows 47 without a reload")
+        # The card flashed for a recorded pick (not for a level's noise).
+        wait_for(lambda: moved("C1") == "pick", timeout=5, what="C1 marked as just picked")
         driver.save_screenshot(str(ARTIFACTS / "dashboard-racks.png"))  # type: ignore[attr-defined]
         sim_ctl.send(op="set_qty", bin="C1", qty=4)  # under the minimum of 10: low stock
         wait_for(lambda: qty("C1") == "4", timeout=15, what="C1 shows 4")
@@ -106,6 +121,9 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
         what="the card turns acknowledged (state from the collector, over the live stream)",
     )
     assert "ditangani oleh Sari" in driver.find_element(By.CSS_SELECTOR, card).text  # type: ignore[attr-defined]
+    # Each acknowledgement stays listed with who and when (a second one adds).
+    wait_for(lambda: "Sari" in driver.find_element(By.CSS_SELECTOR, f"{card} .acks").text,  # type: ignore[attr-defined]
+             what="the acknowledgement listed")  # fmt: skip
     driver.save_screenshot(str(ARTIFACTS / "dashboard-alerts.png"))  # type: ignore[attr-defined]
 
     driver.find_element(By.ID, "lang").click()  # type: ignore[attr-defined]
@@ -121,18 +139,49 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
         lambda: driver.find_elements(By.CSS_SELECTOR, "#sku-moves tbody tr"),  # type: ignore[attr-defined]
         timeout=15, what="movements on the SKU page",
     )  # fmt: skip
-    assert any("pick" in r.text for r in rows)
-    assert driver.find_elements(By.CSS_SELECTOR, "#sku-chart polyline")  # type: ignore[attr-defined]
+    assert any("pick" in r.text and "bars" in r.text for r in rows)
+    # The chart: a level line, values and dates on its axes, the unit, the
+    # minimum and reorder point named; a range of 1, 7 or 30 days.
+    assert driver.find_elements(By.CSS_SELECTOR, "#sku-chart polyline.level")  # type: ignore[attr-defined]
+    ticks = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#sku-chart text.tick")]  # type: ignore[attr-defined]
+    assert "0" in ticks and len(ticks) >= 7, ticks
+    labels = driver.find_element(By.ID, "sku-chart").text  # type: ignore[attr-defined]
+    assert "min 10" in labels and "Reorder point 20" in labels and "bars" in labels, labels
     assert "Low stock" in driver.find_element(By.ID, "sku-alerts").text  # type: ignore[attr-defined]
     driver.save_screenshot(str(ARTIFACTS / "dashboard-sku-en.png"))  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, '#sku-range button[data-range="1d"]').click()  # type: ignore[attr-defined]
+    wait_for(lambda: "active" in (driver.find_element(By.CSS_SELECTOR, '#sku-range button[data-range="1d"]').get_attribute("class") or ""),  # type: ignore[attr-defined]
+             what="the 1-day range")  # fmt: skip
+    # An SKU nobody touched says so instead of showing an empty table.
+    driver.get(f"http://127.0.0.1:{port}/#sku/OFFCUT")  # type: ignore[attr-defined]
+    wait_for(lambda: "No movements" in driver.find_element(By.ID, "sku-moves").text,  # type: ignore[attr-defined]
+             what="the empty state of movements")  # fmt: skip
 
-    # On a phone: the racks fit the width (two cards a row), nothing scrolls sideways.
-    driver.set_window_size(390, 844)  # type: ignore[attr-defined]
-    driver.find_element(By.CSS_SELECTOR, 'nav a[data-view="racks"]').click()  # type: ignore[attr-defined]
+    # On a small phone (360 px), in both languages: no page scrolls sideways
+    # (a wide table scrolls inside its own box).
+    driver.set_window_size(360, 780)  # type: ignore[attr-defined]
+
+    def overflow() -> tuple[int, int]:
+        return (driver.execute_script("return document.documentElement.scrollWidth"),  # type: ignore[attr-defined]
+                driver.execute_script("return document.documentElement.clientWidth"))  # type: ignore[attr-defined]  # fmt: skip
+
+    for lang in ("en", "id"):
+        for view in ("racks", "alerts", "reorder", "devices", "sku/RB-D10"):
+            driver.execute_script(f"location.hash = '{view}'")  # type: ignore[attr-defined]
+            shown = "view-" + view.split("/")[0]
+            wait_for(lambda: driver.find_element(By.ID, shown).is_displayed(), what=view)  # type: ignore[attr-defined]  # noqa: B023
+            if view == "reorder":
+                wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#reorder tbody tr"),  # type: ignore[attr-defined]
+                         what="the reorder rows")  # fmt: skip
+            page, width = overflow()
+            assert page <= width, (lang, view, page, width)
+            driver.save_screenshot(
+                str(ARTIFACTS / f"dashboard-phone-{lang}-{view.split('/')[0]}.png")
+            )  # type: ignore[attr-defined]
+        if lang == "en":
+            driver.find_element(By.ID, "lang").click()  # type: ignore[attr-defined]
+    driver.execute_script("location.hash = 'racks'")  # type: ignore[attr-defined]
     wait_for(lambda: qty("C1") == "4", what="racks on a phone")
-    page_width = driver.execute_script("return document.documentElement.scrollWidth")  # type: ignore[attr-defined]
-    view_width = driver.execute_script("return window.innerWidth")  # type: ignore[attr-defined]
-    assert page_width <= view_width, (page_width, view_width)
     driver.save_screenshot(str(ARTIFACTS / "dashboard-phone.png"))  # type: ignore[attr-defined]
 
     # Locked down: a strict CSP the page lives with (no violation logged), no
