@@ -15,7 +15,7 @@ const T = {
     status_ok: "aman", status_low: "menipis", status_critical: "kritis", status_unknown: "belum ada data",
     ago: "lalu", history: "Riwayat", clock_ahead: "jam maju", sign_out: "Keluar",
     no_reorder: "Tidak ada yang perlu dipesan.", no_moves: "Belum ada pergerakan pada periode ini.",
-    no_devices: "Belum ada perangkat.", no_history: "Belum ada riwayat: data mulai tercatat sekarang.",
+    no_devices: "Belum ada perangkat.", no_bins: "Belum ada rak timbang di file situs.", no_history: "Belum ada riwayat: data mulai tercatat sekarang.",
     min: "min", acks: "Riwayat penanganan", range_1d: "1 hari", range_7d: "7 hari", range_30d: "30 hari",
   },
   en: {
@@ -30,7 +30,7 @@ const T = {
     status_ok: "ok", status_low: "low", status_critical: "critical", status_unknown: "no data yet",
     ago: "ago", history: "History", clock_ahead: "clock ahead", sign_out: "Sign out",
     no_reorder: "Nothing to reorder.", no_moves: "No movements in this period.",
-    no_devices: "No devices yet.", no_history: "No history yet: recording starts now.",
+    no_devices: "No devices yet.", no_bins: "No weighed bins in the site file yet.", no_history: "No history yet: recording starts now.",
     min: "min", acks: "Acknowledgements", range_1d: "1 day", range_7d: "7 days", range_30d: "30 days",
   },
 };
@@ -86,7 +86,8 @@ function renderRacks() {
   const racks = {};
   Object.values(state.bins).forEach((b) => { (racks[b.rack] ||= []).push(b); });
   $("#racks").innerHTML = Object.keys(racks).sort().map((r) =>
-    `<div class="rack"><h2>${esc(t("rack"))} ${esc(r)}</h2><div class="bins">${racks[r].map(binCard).join("")}</div></div>`).join("");
+    `<div class="rack"><h2>${esc(t("rack"))} ${esc(r)}</h2><div class="bins">${racks[r].map(binCard).join("")}</div></div>`).join("")
+    || `<p class="empty">${esc(t("no_bins"))}</p>`;
   document.querySelectorAll("#racks [data-fill]").forEach((el) => { el.style.width = `${Number(el.dataset.fill)}%`; });
 }
 
