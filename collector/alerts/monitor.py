@@ -16,7 +16,7 @@ from gudang.collector.engine import ReadingResult
 from gudang.collector.movements import Movement
 from gudang.contract import Alert, AlertAck, DeviceStatus, WeightReading, now_ms
 from gudang.contract.messages import AlertKind
-from gudang.site import Bin, Rounding, Site, Sku
+from gudang.site import Bin, Site
 
 __all__ = ["AlertMonitor"]
 
@@ -67,17 +67,8 @@ class AlertMonitor:
         self._edge_down: dict[str, str] = {}  # edge -> its state, while not online
         self._off: dict[str, _Off] = {}  # bin -> its anomalies, while its count is not whole
         self._devices_of_edge: dict[str, list[str]] = {}
-        self._roundings: dict[tuple[str, float | None], Rounding] = {}
         for d in site.devices:
             self._devices_of_edge.setdefault(d.edge, []).append(d.id)
-
-    def _rounding(self, sku: Sku) -> Rounding:
-        """How `sku` is shown in alert texts (cached: this runs per reading)."""
-        key = (sku.id, sku.unit_weight_kg)
-        r = self._roundings.get(key)
-        if r is None:
-            r = self._roundings[key] = self.site.rounding(sku)
-        return r
 
     def _record(self, alert: Alert | None, out: list[Alert]) -> None:
         if alert is not None:
@@ -181,7 +172,7 @@ class AlertMonitor:
         total = self._sku_total[sku_id]
         out: list[Alert] = []
         hyst = sku.alert_hysteresis
-        r = self._rounding(sku)
+        r = self.site.rounding(sku)  # cached by the site: this runs per reading
         judged: tuple[tuple[AlertKind, float, texts.Text], ...] = (
             ("low_stock", sku.minimum, texts.low_stock(sku, total, r)),
             ("reorder_point", sku.reorder_point, texts.reorder_point(sku, total, r)),

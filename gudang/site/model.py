@@ -309,6 +309,9 @@ class Site(_Strict):
     _bins: dict[str, Bin] = PrivateAttr(default_factory=dict)
     _warnings: list[Any] = PrivateAttr(default_factory=list)  # ConfigProblem, set by the loader
     _device_kinds: dict[str, DeviceKind] = PrivateAttr(default_factory=dict)
+    _roundings: dict[tuple[str, str, float | None, float], Rounding] = PrivateAttr(
+        default_factory=dict
+    )
 
     site: SiteInfo
     devices: list[Device] = Field(default_factory=list)
@@ -377,11 +380,18 @@ class Site(_Strict):
 
     def rounding(self, sku: Sku) -> Rounding:
         """How `sku`'s quantities are shown (`sku` as calibrated: its unit
-        weight may differ from the file's)."""
-        divisions = [d.division_kg for b in self.bins_of_sku(sku.id)
-                     if (d := self._devices.get(b.device)) is not None]  # fmt: skip
-        return Rounding.of(sku.unit, min(divisions, default=0.1), sku.unit_weight_kg,
-                           sku.count_tolerance)  # fmt: skip
+        weight may differ from the file's). Cached: the API asks per bin."""
+        key = (sku.id, sku.unit, sku.unit_weight_kg, sku.count_tolerance)
+        found = self._roundings.get(key)
+        if found is None:
+            divisions = [d.division_kg for b in self.bins_of_sku(sku.id)
+                         if (d := self._devices.get(b.device)) is not None]  # fmt: skip
+            found = Rounding.of(sku.unit, min(divisions, default=0.1), sku.unit_weight_kg,
+                                sku.count_tolerance)  # fmt: skip
+            if len(self._roundings) > 10_000:  # unit weights recalibrated many times
+                self._roundings.clear()
+            self._roundings[key] = found
+        return found
 
     def find_sku(self, sku_id: str) -> Sku | None:
         return self._skus.get(sku_id)
