@@ -12,24 +12,30 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, Generic, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from gudang.contract.ids import Ident
 from gudang.contract.messages import AlertKind
 from gudang.contract.vocab import DeviceKind, SkuUnit
+from gudang.replenishment import Calendar, Policy
 from gudang.site.counting import resolution
 from gudang.site.rounding import Rounding
 
 __all__ = [
     "PROTOCOLS",
+    "WEEKDAYS",
     "Bin",
     "Device",
     "Entries",
     "Ingest",
     "LineSettings",
     "Loc",
+    "Replenishment",
+    "ReplenishmentGroup",
     "Site",
     "SiteInfo",
     "Sku",
@@ -61,8 +67,20 @@ class _Strict(BaseModel):
 class SiteInfo(_Strict):
     id: Ident
     name: str = Field(min_length=1, max_length=200)
-    timezone: str = "Asia/Jakarta"
+    timezone: str = Field(
+        default="Asia/Jakarta", max_length=64,
+        description="IANA time zone: working days and dates are local.",
+    )  # fmt: skip
     language: Literal["id", "en"] = "id"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Jakarta)") from exc
+        return value
 
 
 class LineSettings(_Strict):
@@ -198,6 +216,13 @@ class Sku(_Strict):
         description="A stock alert clears at threshold + hysteresis; default 10 % of the "
         "minimum (at least 1 for pcs).",
     )
+    lead_time_days: LeadTime | None = Field(
+        default=None,
+        description="Working days from order to delivery (default: its group's, "
+        "then replenishment.lead_time_days).",
+    )
+    service_level: ServiceLevel | None = None
+    review_days: ReviewDays | None = None
     count_tolerance: float = Field(
         default=0.3,
         gt=0,
@@ -289,6 +314,48 @@ class Notifications(_Strict):
     apprise: list[AppriseTarget] = Field(default_factory=list)
 
 
+LeadTime = Annotated[float, Field(gt=0, le=365, allow_inf_nan=False)]
+ServiceLevel = Annotated[float, Field(ge=0.5, le=0.999, allow_inf_nan=False)]
+ReviewDays = Annotated[float, Field(gt=0, le=365, allow_inf_nan=False)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _sunday() -> list[Weekday]:
+    return ["sun"]
+
+
+class ReplenishmentGroup(_Strict):
+    """A supplier group's terms (SKUs by their `group`); a SKU's own win."""
+
+    lead_time_days: LeadTime | None = None
+    service_level: ServiceLevel | None = None
+    review_days: ReviewDays | None = None
+
+
+class Replenishment(_Strict):
+    """How consumption is measured and what the suggestions aim for
+    (docs/replenishment.md)."""
+
+    window_days: int = Field(default=28, ge=7, le=365, description="Days of picks to measure.")
+    half_life_days: float = Field(
+        default=7.0, ge=0, le=365, allow_inf_nan=False,
+        description="A day weighs half as much as one this many days newer (0: all alike).",
+    )  # fmt: skip
+    min_history_days: int = Field(
+        default=7, ge=1, le=365, description="Working days observed before a rate is given."
+    )
+    lead_time_days: LeadTime = Field(default=7.0, description="Working days, order to delivery.")
+    service_level: ServiceLevel = Field(
+        default=0.95, description="Share of order cycles without a stock-out."
+    )
+    review_days: ReviewDays = Field(default=7.0, description="Working days between orders.")
+    closed_weekdays: list[Weekday] = Field(default_factory=_sunday, max_length=6)
+    closed_dates: list[date] = Field(default_factory=list, max_length=1000,
+                                     description="Holidays, YYYY-MM-DD.")  # fmt: skip
+    groups: dict[Ident, ReplenishmentGroup] = Field(default_factory=dict)
+
+
 class Ingest(_Strict):
     max_clock_ahead_s: float = Field(
         default=120.0,
@@ -320,13 +387,19 @@ class Site(_Strict):
     tags: list[Tag] = Field(default_factory=list)
     alerts: Notifications = Notifications()
     ingest: Ingest = Ingest()
+    replenishment: Replenishment = Replenishment()
 
     def problems(self) -> list[tuple[Loc, str]]:
         """Checks that span entries; empty when the site is consistent."""
-        return cross_problems(
+        found = cross_problems(
             Entries.of(self.devices), Entries.of(self.skus), Entries.of(self.bins),
             Entries.of(self.tags),
         )  # fmt: skip
+        groups = {k.group for k in self.skus}
+        for name in self.replenishment.groups:
+            if name not in groups:
+                found.append((("replenishment", "groups", name), f"no SKU is in group {name!r}"))
+        return found
 
     def counting_warnings(
         self, noise: Mapping[str, tuple[float, int]] | None = None
@@ -377,6 +450,25 @@ class Site(_Strict):
 
     def sku(self, sku_id: str) -> Sku:
         return self._skus[sku_id]
+
+    @property
+    def calendar(self) -> Calendar:
+        r = self.replenishment
+        return Calendar(ZoneInfo(self.site.timezone),
+                        frozenset(WEEKDAYS.index(d) for d in r.closed_weekdays),
+                        frozenset(r.closed_dates))  # fmt: skip
+
+    def policy(self, sku: Sku) -> Policy:
+        """`sku`'s replenishment terms: its own, else its group's, else the site's."""
+        r = self.replenishment
+        g = r.groups.get(sku.group, ReplenishmentGroup())
+        return Policy(
+            lead_time_days=sku.lead_time_days or g.lead_time_days or r.lead_time_days,
+            service_level=sku.service_level or g.service_level or r.service_level,
+            review_days=sku.review_days or g.review_days or r.review_days,
+            window_days=r.window_days, half_life_days=r.half_life_days,
+            min_history_days=r.min_history_days,
+        )  # fmt: skip
 
     def rounding(self, sku: Sku) -> Rounding:
         """How `sku`'s quantities are shown (`sku` as calibrated: its unit

@@ -245,3 +245,45 @@ def test_check_config_prints_warnings_and_still_passes(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "2 warning(s)" in result.output
     assert "CU-15: one piece is 3.1 kg" in result.output
+
+
+REPLENISHED = """\
+site: {id: s1, name: Test}
+devices:
+  - {id: scale-1, protocol: ad-continuous, port: /dev/ttyUSB0}
+  - {id: scale-2, protocol: ad-continuous, port: /dev/ttyUSB1}
+skus:
+  - {id: RB-D10, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 5, reorder_point: 10, reorder_quantity: 50, group: besi, service_level: 0.99}
+  - {id: PL, name: Plate, unit: kg, minimum: 5, reorder_point: 10, reorder_quantity: 50}
+bins:
+  - {id: C1, rack: C, device: scale-1, sku: RB-D10}
+  - {id: C2, rack: C, device: scale-2, sku: PL}
+replenishment:
+  lead_time_days: 10
+  closed_weekdays: [sat, sun]
+  closed_dates: [2026-12-25]
+  groups: {besi: {lead_time_days: 4, review_days: 14}}
+"""  # fmt: skip
+
+
+def test_replenishment_terms_sku_then_group_then_site() -> None:
+    from datetime import date
+
+    site = parse_site(REPLENISHED)
+    rebar, plate = site.policy(site.sku("RB-D10")), site.policy(site.sku("PL"))
+    assert (rebar.lead_time_days, rebar.review_days, rebar.service_level) == (4, 14, 0.99)
+    assert (plate.lead_time_days, plate.review_days, plate.service_level) == (10, 7, 0.95)
+    cal = site.calendar
+    assert not cal.open(date(2026, 12, 25)) and not cal.open(date(2026, 12, 26))
+    assert cal.open(date(2026, 12, 28))
+
+
+def test_replenishment_settings_are_checked() -> None:
+    found = problems(MINIMAL.replace("name: Test}", "name: Test, timezone: Mars/Olympus}")
+                     + "replenishment: {service_level: 1.5, groups: {nope: {lead_time_days: 3}}}\n")  # fmt: skip
+    assert [(path, message.split(" (")[0]) for _, path, message in found] == [
+        ("site.timezone", "unknown time zone 'Mars/Olympus'"),
+        ("replenishment.service_level", "Input should be less than or equal to 0.999"),
+    ]
+    unknown_group = problems(MINIMAL + "replenishment: {groups: {nope: {lead_time_days: 3}}}\n")
+    assert unknown_group == [(8, "replenishment.groups.nope", "no SKU is in group 'nope'")]
