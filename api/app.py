@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gudang import __version__, logs
 from gudang.api.auth import ApiError
 from gudang.api.bridge import Bridge
+from gudang.api.consumption import ConsumptionView
 from gudang.api.context import Context, ctx
 from gudang.api.hub import EventHub
 from gudang.api.keys import KeyStore
@@ -98,11 +99,13 @@ def create_app(site: Site, settings: Settings) -> FastAPI:
                              rounding={k.id: site.rounding(k) for k in site.skus})  # fmt: skip
             owners = {d.id: d.edge for d in site.devices}
             bridge = Bridge(settings.mqtt, site.site.id, hub, owners)
+            consumption = ConsumptionView(db, site, refresh_s=settings.api.consumption_refresh_s)
             app.state.ctx = Context(site=site, db=db, live=live, bridge=bridge, keys=keys, hub=hub,
-                                    webhooks=webhooks)  # fmt: skip
+                                    webhooks=webhooks, consumption=consumption)  # fmt: skip
             dispatcher = Dispatcher(webhooks, hub, policy,
                                     retry_base_s=settings.api.webhook_retry_s)  # fmt: skip
-            tasks = [asyncio.create_task(t.run(stop)) for t in (live, bridge, dispatcher)]
+            tasks = [asyncio.create_task(t.run(stop))
+                     for t in (live, bridge, dispatcher, consumption)]  # fmt: skip
             mqtt = f"{settings.mqtt.host}:{settings.mqtt.port}"
             log.info("api_start", site=site.site.id, influx=settings.influx.url, mqtt=mqtt,
                      keys=str(keys.path))  # fmt: skip

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from gudang.api.bridge import Bridge
+from gudang.api.consumption import ConsumptionView
 from gudang.api.hub import EventHub
 from gudang.api.keys import KeyStore
 from gudang.api.live import LiveStock
@@ -27,6 +28,7 @@ class Context:
     keys: KeyStore
     hub: EventHub
     webhooks: WebhookStore
+    consumption: ConsumptionView
 
 
 def ctx(request: Request) -> Context:

@@ -28,6 +28,7 @@ __all__ = [
     "MovementOut",
     "ReorderItem",
     "ReorderList",
+    "ReplenishmentOut",
     "SkuStock",
     "StockPage",
 ]
@@ -58,6 +59,41 @@ class BinStock(BaseModel):
     updated_at: int | None = Field(description="Time of the reading, UTC epoch ms.")
 
 
+class ReplenishmentOut(BaseModel):
+    """What recorded picks say about a SKU (docs/replenishment.md)."""
+
+    rate_per_day: float | None = Field(
+        description="Consumption per working day in the SKU's unit, recent days weighing more; "
+        "null with insufficient_history."
+    )
+    variability: float | None = Field(description="Standard deviation of daily demand.")
+    observed_days: int = Field(description="Working days in the window since it was first seen.")
+    insufficient_history: bool = Field(
+        description="Too few working days observed, or picks on fewer than 3: no rate."
+    )
+    days_of_cover: float | None = Field(
+        description="Stock / rate, in working days; null without a rate or consumption."
+    )
+    stockout_date: str | None = Field(
+        description="The projected stock-out date (site time zone, working days), YYYY-MM-DD."
+    )
+    lead_time_days: float = Field(description="Working days from order to delivery.")
+    service_level: float
+    review_days: float
+    suggested_reorder_point: float | None = Field(
+        description="Demand over the lead time + safety stock (z x variability x "
+        "sqrt(lead time)); the thresholds in use stay the SKU's own until adopted."
+    )
+    suggested_order: float | None = Field(
+        description="Brings stock up to the demand of lead time + review period, with its "
+        "safety stock; whole pieces for pcs."
+    )
+    urgency_days: float | None = Field(
+        description="days_of_cover - lead_time_days: below 0, an order placed today arrives "
+        "after the shelf is empty."
+    )
+
+
 class SkuStock(BaseModel):
     sku: str = Field(examples=["RB-D10"])
     name: str = Field(examples=["Besi beton ulir D10 12 m"])
@@ -81,6 +117,9 @@ class SkuStock(BaseModel):
         "unknown: some bin has no reading yet."
     )
     updated_at: int | None = Field(description="Oldest bin reading time, UTC epoch ms.")
+    replenishment: ReplenishmentOut | None = Field(
+        description="Consumption and suggestions; null until the API has read the picks."
+    )
     bins: list[BinStock]
 
 
@@ -155,6 +194,11 @@ class ReorderItem(BaseModel):
         description="reorder_quantity, or up to `target` when the SKU has one, whichever is more."
     )
     status: StockStatus
+    reason: Literal["reorder_point", "projected_stockout"] = Field(
+        description="At or below its reorder point, or projected to run out before an order "
+        "placed today arrives (urgency_days < 0)."
+    )
+    replenishment: ReplenishmentOut | None
 
 
 class ReorderList(BaseModel):

@@ -8,12 +8,15 @@ instances cost more than the rest of the request together.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
+from gudang.api.consumption import ConsumptionView as Consumption
 from gudang.api.live import Level
 from gudang.api.models import ReorderItem, StockStatus
-from gudang.contract import SkuSettings
+from gudang.contract import SkuSettings, now_ms
+from gudang.replenishment import forecast
 from gudang.site import Bin, Site, Sku
 
 __all__ = ["bin_stock", "effective", "reorder", "site_stock", "sku_stock", "status"]
@@ -54,7 +57,38 @@ def bin_stock(site: Site, b: Bin, sku: Sku, levels: Levels) -> Json:
     }  # fmt: skip
 
 
-def sku_stock(site: Site, sku: Sku, levels: Levels) -> Json:
+def replenishment(
+    site: Site, sku: Sku, stock: float | None, consumption: Consumption | None, now: int
+) -> Json | None:
+    """The SKU's forecast in the shape of ``models.ReplenishmentOut``."""
+    if consumption is None or not consumption.ready:
+        return None
+    policy = site.policy(sku)
+    f = forecast(consumption.daily.get(sku.id, []), stock, now_ms=now,
+                 first_seen_ms=consumption.first_seen.get(sku.id), calendar=site.calendar,
+                 policy=policy, whole_units=sku.unit == "pcs")  # fmt: skip
+
+    def r2(v: float | None) -> float | None:
+        return None if v is None else round(v, 2) + 0.0
+
+    point = f.suggested_reorder_point
+    if point is not None and sku.unit == "pcs":
+        point = float(math.ceil(point - 1e-6))
+    return {
+        "rate_per_day": r2(f.rate), "variability": r2(f.variability),
+        "observed_days": f.observed_days, "insufficient_history": f.insufficient_history,
+        "days_of_cover": r2(f.days_of_cover),
+        "stockout_date": f.stockout_date.isoformat() if f.stockout_date else None,
+        "lead_time_days": policy.lead_time_days, "service_level": policy.service_level,
+        "review_days": policy.review_days, "suggested_reorder_point": r2(point),
+        "suggested_order": r2(f.suggested_order), "urgency_days": r2(f.urgency),
+    }  # fmt: skip
+
+
+def sku_stock(
+    site: Site, sku: Sku, levels: Levels, consumption: Consumption | None = None,
+    now: int | None = None,
+) -> Json:  # fmt: skip
     bins = [bin_stock(site, b, sku, levels) for b in site.bins_of_sku(sku.id)]
     known = [x for x in bins if x["quantity"] is not None]
     exact = sum(x["quantity_exact"] for x in known) if known else None
@@ -69,6 +103,8 @@ def sku_stock(site: Site, sku: Sku, levels: Levels) -> Json:
         "reorder_point": sku.reorder_point, "reorder_quantity": sku.reorder_quantity,
         "status": status(sku, exact, len(known) == len(bins)),
         "updated_at": min((x["updated_at"] for x in known), default=None),
+        "replenishment": replenishment(site, sku, exact if len(known) == len(bins) else None,
+                                       consumption, now if now is not None else now_ms()),
         "bins": bins,
     }  # fmt: skip
 
@@ -87,16 +123,30 @@ def effective(site: Site, settings: Mapping[str, SkuSettings]) -> dict[str, Sku]
     return out
 
 
-def site_stock(site: Site, skus: Mapping[str, Sku], levels: Levels) -> list[Json]:
-    return [sku_stock(site, sku, levels) for sku in skus.values()]
+def site_stock(
+    site: Site, skus: Mapping[str, Sku], levels: Levels, consumption: Consumption | None = None
+) -> list[Json]:
+    now = now_ms()
+    return [sku_stock(site, sku, levels, consumption, now) for sku in skus.values()]
 
 
 def reorder(skus: Mapping[str, Sku], stock: list[Json]) -> list[ReorderItem]:
-    """Every SKU at or below its reorder point, most urgent first."""
+    """Every SKU at or below its reorder point, or projected to run out before
+    an order placed today arrives; the most urgent first (fewest days of
+    cover beyond the lead time; without a forecast, by status and how far
+    below its reorder point)."""
     out = []
     for s in stock:
         sku = skus[s["sku"]]
-        if s["quantity_exact"] is None or s["quantity_exact"] > sku.reorder_point:
+        plan = s.get("replenishment") or {}
+        urgency = plan.get("urgency_days")
+        if s["quantity_exact"] is None:
+            continue
+        if s["quantity_exact"] <= sku.reorder_point:
+            reason = "reorder_point"
+        elif urgency is not None and urgency < 0:
+            reason = "projected_stockout"
+        else:
             continue
         suggested = sku.reorder_quantity
         if sku.target is not None:
@@ -108,9 +158,16 @@ def reorder(skus: Mapping[str, Sku], stock: list[Json]) -> list[ReorderItem]:
                 sku=sku.id, name=sku.name, group=sku.group, unit=sku.unit,
                 unit_name=sku.display_unit, quantity=s["quantity"],
                 minimum=sku.minimum, reorder_point=sku.reorder_point,
-                suggested_quantity=round(suggested, 3), status=s["status"],
+                suggested_quantity=round(suggested, 3), status=s["status"], reason=reason,
+                replenishment=plan or None,
             )
         )  # fmt: skip
-    urgency = {"critical": 0, "low": 1, "ok": 2, "unknown": 3}
-    out.sort(key=lambda r: (urgency[r.status], r.quantity / max(r.reorder_point, 1e-9)))
+    status_rank = {"critical": 0, "low": 1, "ok": 2, "unknown": 3}
+
+    def key(r: ReorderItem) -> tuple[int, float, int, float]:
+        u = r.replenishment.urgency_days if r.replenishment else None
+        return (u is None, u if u is not None else 0.0, status_rank[r.status],
+                r.quantity / max(r.reorder_point, 1e-9))  # fmt: skip
+
+    out.sort(key=key)
     return out

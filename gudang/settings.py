@@ -90,6 +90,13 @@ class ApiSettings(BaseModel):
         description="How often it re-reads every bin's last level (catches points with old "
         "device times, e.g. replayed after an outage).",
     )
+    consumption_refresh_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description="How often it re-reads each SKU's picks per day (consumption rates, days "
+        "of cover).",
+    )
     max_body_bytes: int = Field(
         default=64 * 1024,
         ge=1024,

@@ -67,8 +67,8 @@ def _stock(request: Request) -> list[dict[str, Any]]:
     c = ctx(request)
     _loaded(request)
     skus = _skus(request)
-    key = ("stock", c.bridge.settings_version)
-    return c.live.derived(key, lambda: site_stock(c.site, skus, c.live.levels))
+    key = ("stock", c.bridge.settings_version, c.consumption.version)
+    return c.live.derived(key, lambda: site_stock(c.site, skus, c.live.levels, c.consumption))
 
 
 def _json(body: object) -> Response:
@@ -116,7 +116,7 @@ async def one_sku(request: Request, sku_id: str) -> Response:
     """One SKU's stock, with its bins."""
     c = ctx(request)
     _loaded(request)
-    return _json(sku_stock(c.site, _sku(request, sku_id), c.live.levels))
+    return _json(sku_stock(c.site, _sku(request, sku_id), c.live.levels, c.consumption))
 
 
 @router.get("/bins", response_model=BinPage)
@@ -140,11 +140,34 @@ async def bins(
                   "items": page})  # fmt: skip
 
 
-@router.get("/reorder", response_model=ReorderList)
-async def reorder_suggestions(request: Request) -> ReorderList:
-    """SKUs at or below their reorder point, with a suggested order quantity."""
+FormatQ = Query("json", pattern="^(json|csv)$")
+REORDER_CSV = (
+    "sku", "name", "group", "unit", "quantity", "reorder_point", "suggested_quantity", "status",
+    "reason", "rate_per_day", "days_of_cover", "stockout_date", "lead_time_days", "urgency_days",
+    "suggested_reorder_point", "suggested_order",
+)  # fmt: skip
+
+
+@router.get(
+    "/reorder", response_model=ReorderList,
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}},
+)  # fmt: skip
+async def reorder_suggestions(request: Request, format: str = FormatQ) -> ReorderList | Response:
+    """SKUs at or below their reorder point, or projected to run out before an
+    order placed today arrives, most urgent first; `format=csv` for a sheet."""
     c = ctx(request)
-    return ReorderList(site=c.site.site.id, items=reorder(_skus(request), _stock(request)))
+    items = reorder(_skus(request), _stock(request))
+    if format != "csv":
+        return ReorderList(site=c.site.site.id, items=items)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(REORDER_CSV)
+    for r in items:
+        plan = r.replenishment.model_dump() if r.replenishment else {}
+        row = {**r.model_dump(exclude={"replenishment", "unit_name"}), **plan}
+        w.writerow(["" if row.get(k) is None else row[k] for k in REORDER_CSV])
+    return Response(buf.getvalue(), media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="reorder-{c.site.site.id}.csv"'})  # fmt: skip
 
 
 def _csv(h: History) -> Response:
@@ -185,7 +208,6 @@ async def _history(
 StartQ = Query(None, description="epoch ms or ISO 8601; default: 7 days before end")
 EndQ = Query(None, description="epoch ms or ISO 8601; default: now")
 IntervalQ = Query("1h", description="GROUP BY time() interval: e.g. 5m, 1h, 1d")
-FormatQ = Query("json", pattern="^(json|csv)$")
 
 
 @router.get("/stock/{sku_id}/history", response_model=History, responses=HistoryResponses)

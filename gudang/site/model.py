@@ -76,6 +76,8 @@ class SiteInfo(_Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", value):  # an IANA name: it goes into InfluxQL
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Jakarta)")
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -66,11 +66,17 @@ class Stack:
                          timeout=10)  # fmt: skip
 
     def weigh(self, device: str, kg: float, ts: int) -> None:
-        n = self.seq[device] = self.seq.get(device, -1) + 1
-        r = WeightReading(device_id=device, boot_id="b1", seq=n, ts=ts, weight=kg, unit="kg",
-                          stable=True, reason="change")  # fmt: skip
+        self.weigh_all([(device, kg, ts)])
+
+    def weigh_all(self, readings: list[tuple[str, float, int]]) -> None:
+        """Publish readings (device, kg, device time) in order, on one connection."""
         with MqttRecorder(self.mqtt, []) as rec:
-            rec.publish(f"gudang/v1/{self.site_id}/device/{device}/reading", r.model_dump_json())
+            for device, kg, ts in readings:
+                n = self.seq[device] = self.seq.get(device, -1) + 1
+                r = WeightReading(device_id=device, boot_id="b1", seq=n, ts=ts, weight=kg,
+                                  unit="kg", stable=True, reason="change")  # fmt: skip
+                rec.publish(f"gudang/v1/{self.site_id}/device/{device}/reading",
+                            r.model_dump_json())  # fmt: skip
 
     def tag(self, tag: str, ts: int) -> None:
         n = self.seq["gate-c"] = self.seq.get("gate-c", -1) + 1
@@ -84,6 +90,7 @@ class Stack:
 
 # Readings here are an hour old: the live view re-reads every bin each second.
 API_ENV = {"GUDANG_API__LIVE_POLL_S": "0.2", "GUDANG_API__LIVE_FULL_S": "1",
+           "GUDANG_API__CONSUMPTION_REFRESH_S": "0.5",
            "GUDANG_API__WEBHOOK_RETRY_S": "0.2",
            "GUDANG_WEBHOOK_ALLOW": '["127.0.0.1/32"]'}  # fmt: skip  # receivers on loopback
 
@@ -491,3 +498,63 @@ def test_changing_thresholds_at_run_time(
         )
     assert (again["minimum"], again["reorder_point"], again["updated_by"]) == (20, 30, "Sari")
     assert stack.sku("RB-D10")["minimum"] == 20
+
+
+def test_consumption_days_of_cover_and_the_reorder_list(stack: Stack) -> None:
+    """Three weeks of picks recorded by the real collector (readings stamped
+    in the past, as an edge replays them): the API's rate, days of cover,
+    projected stock-out, suggestions and reorder order, JSON and CSV."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from gudang.replenishment import Calendar
+
+    tz = ZoneInfo("Asia/Jakarta")  # the site's default zone; closed on Sundays
+    cal = Calendar(tz)
+    now = datetime.now(tz)
+    days = cal.working_days((now - timedelta(days=20)).date(), now.date())
+
+    def at(day: Any, hour: int) -> int:
+        t = datetime(day.year, day.month, day.day, hour, tzinfo=tz)
+        return int(min(t, now - timedelta(minutes=10 - hour / 10)).timestamp() * 1000)
+
+    readings = [
+        ("scale-1", 60 + 7.4 * 60, at(days[0], 8)),  # C1: 60 bars, first seen
+        ("scale-2", 60.0, at(days[0], 8) + 1),  # C2: empty
+        ("scale-3", 10 + 1300.0, at(days[0], 8) + 2),  # P1: 1300 kg of plate
+    ]
+    for i, day in enumerate(days, start=1):
+        readings.append(("scale-1", 60 + 7.4 * (60 - 3 * i), at(day, 10)))  # 3 bars a day
+        readings.append(("scale-3", 10 + 1300.0 - 55 * i, at(day, 11)))  # 55 kg a day
+    stack.weigh_all(readings)
+    n = len(days)
+
+    def planned(sku: str) -> dict[str, Any]:
+        body = stack.sku(sku)
+        plan = body.get("replenishment") or {}
+        return plan if plan.get("observed_days") == n and plan.get("rate_per_day") else {}
+
+    rb = wait_for(lambda: planned("RB-D10"), timeout=30, what="the rebar's rate")
+    assert rb["insufficient_history"] is False
+    assert (rb["rate_per_day"], rb["variability"]) == (3.0, 0.0)
+    stock = 60 - 3 * n
+    assert rb["days_of_cover"] == round(stock / 3, 2)
+    assert rb["stockout_date"] == cal.add_working_days(now.date(), stock / 3).isoformat()
+    assert (rb["lead_time_days"], rb["service_level"], rb["review_days"]) == (7, 0.95, 7)
+    assert rb["suggested_reorder_point"] == 21  # 3 a day x 7 days, steady: no safety stock
+    assert rb["suggested_order"] == 3 * 14 - stock  # up to lead time + review period
+    assert rb["urgency_days"] == round(stock / 3 - 7, 2)
+    plate = wait_for(lambda: planned("PL-2"), timeout=30, what="the plate's rate")
+    assert plate["rate_per_day"] == 55.0
+    assert plate["days_of_cover"] == round((1300 - 55 * n) / 55, 2)
+
+    reorder = stack.get("/api/v1/reorder").json()["items"]
+    assert [(r["sku"], r["reason"]) for r in reorder] == [
+        ("RB-D10", "reorder_point"),  # at 60 - 3n bars, under its reorder point of 20
+        ("PL-2", "projected_stockout"),  # above 200 kg, but empty before a delivery
+    ]
+    sheet = stack.get("/api/v1/reorder", format="csv")
+    assert sheet.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(sheet.text)))
+    assert [(r["sku"], r["reason"], r["rate_per_day"]) for r in rows] == [
+        ("RB-D10", "reorder_point", "3.0"), ("PL-2", "projected_stockout", "55.0")]  # fmt: skip
