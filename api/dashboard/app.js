@@ -16,7 +16,9 @@ const T = {
     ago: "lalu", history: "Riwayat", clock_ahead: "jam maju", sign_out: "Keluar",
     no_reorder: "Tidak ada yang perlu dipesan.", no_moves: "Belum ada pergerakan pada periode ini.",
     no_devices: "Belum ada perangkat.", no_bins: "Belum ada rak timbang di file situs.", no_history: "Belum ada riwayat: data mulai tercatat sekarang.",
-    min: "min", acks: "Riwayat penanganan", range_1d: "1 hari", range_7d: "7 hari", range_30d: "30 hari",
+    min: "min", acks: "Riwayat penanganan", cover: "Cukup untuk", days: "hari kerja", per_day: "per hari",
+    stockout: "Perkiraan habis", suggest_rop: "Saran titik pesan", suggest_order: "Saran pesanan", no_forecast: "Riwayat belum cukup untuk perkiraan.",
+    urgent: "Pesan sekarang: habis sebelum kiriman datang", range_1d: "1 hari", range_7d: "7 hari", range_30d: "30 hari",
   },
   en: {
     racks: "Racks", alerts: "Alerts", reorder: "Reorder", devices: "Devices",
@@ -31,7 +33,9 @@ const T = {
     ago: "ago", history: "History", clock_ahead: "clock ahead", sign_out: "Sign out",
     no_reorder: "Nothing to reorder.", no_moves: "No movements in this period.",
     no_devices: "No devices yet.", no_bins: "No weighed bins in the site file yet.", no_history: "No history yet: recording starts now.",
-    min: "min", acks: "Acknowledgements", range_1d: "1 day", range_7d: "7 days", range_30d: "30 days",
+    min: "min", acks: "Acknowledgements", cover: "Lasts", days: "working days", per_day: "a day",
+    stockout: "Runs out", suggest_rop: "Suggested reorder point", suggest_order: "Suggested order", no_forecast: "Not enough history for a forecast yet.",
+    urgent: "Order now: runs out before a delivery arrives", range_1d: "1 day", range_7d: "7 days", range_30d: "30 days",
   },
 };
 // The chart's ranges: how far back, and the interval of one point.
@@ -77,9 +81,19 @@ function binCard(b) {
   const status = sku ? sku.status : "unknown";
   // The width is set after rendering (renderRacks): the CSP allows no inline style.
   const fill = b.fill == null ? "" : `<div class="fill"><div data-fill="${Math.round(b.fill * 100)}"></div></div>`;
+  const cover = sku ? coverOf(sku) : null;
+  const days = cover == null ? "" : `<div class="cover${cover.urgent ? " urgent" : ""}">${esc(t("cover"))} ${fmt(Math.round(cover.days * 10) / 10)} ${esc(t("days"))}</div>`;
   return `<div class="bin ${status}" data-bin="${esc(b.bin)}" data-sku="${esc(b.sku)}" title="${esc(t("status_" + status))}">
     <div class="id">${esc(b.bin)}</div><div class="name">${esc(sku ? sku.name : b.sku)}</div>
-    <div><span class="qty">${fmt(b.quantity)}</span> <span class="unit">${esc(unitOf(b))}</span></div>${fill}</div>`;
+    <div><span class="qty">${fmt(b.quantity)}</span> <span class="unit">${esc(unitOf(b))}</span></div>${days}${fill}</div>`;
+}
+
+// Days of cover at the SKU's current stock (recomputed as stock changes live).
+function coverOf(sku) {
+  const r = sku.replenishment;
+  if (!r || !r.rate_per_day || sku.quantity_exact == null) return null;
+  const days = Math.max(sku.quantity_exact, 0) / r.rate_per_day;
+  return { days, urgent: days < r.lead_time_days };
 }
 
 function renderRacks() {
@@ -122,10 +136,19 @@ function onBin(ev) {
 // --- SKU page ---------------------------------------------------------------
 
 async function showSku(id) {
-  const sku = state.skus[id];
-  if (!sku) return;
+  if (!state.skus[id]) return;
+  // Fresh from the server: the forecast (stock-out date, suggested order)
+  // follows the stock, which live events changed since the list was loaded.
+  const fresh = await api(`/api/v1/stock/${encodeURIComponent(id)}`);
+  const sku = Object.assign(state.skus[id], { replenishment: fresh.replenishment, quantity: fresh.quantity, quantity_exact: fresh.quantity_exact, status: fresh.status });
   $("#sku-title").textContent = `${sku.sku} · ${sku.name}`;
   $("#sku-summary").textContent = `${t("stock")}: ${fmt(sku.quantity)} ${unitOf(sku)} · ${t("min")} ${fmt(sku.minimum)} · ${t("reorder_point")} ${fmt(sku.reorder_point)} · ${t("status_" + sku.status)}`;
+  const r = sku.replenishment, cover = coverOf(sku);
+  $("#sku-plan").textContent = !r ? "" : r.insufficient_history ? t("no_forecast")
+    : `${fmt(r.rate_per_day)} ${unitOf(sku)} ${t("per_day")} · ${t("cover")} ${cover ? fmt(Math.round(cover.days * 10) / 10) : "–"} ${t("days")}`
+      + `${r.stockout_date ? ` · ${t("stockout")} ${new Date(r.stockout_date + "T12:00:00").toLocaleDateString(state.lang === "id" ? "id-ID" : "en-GB")}` : ""}`
+      + ` · ${t("suggest_rop")} ${fmt(r.suggested_reorder_point)} · ${t("suggest_order")} ${fmt(r.suggested_order)} ${unitOf(sku)}`;
+  $("#sku-plan").classList.toggle("urgent", !!(cover && cover.urgent));
   document.querySelectorAll("#sku-range button").forEach((el) => el.classList.toggle("active", el.dataset.range === state.range));
   const [back, interval] = RANGES[state.range];
   const start = Date.now() - back;
@@ -238,9 +261,11 @@ async function loadAlerts() {
 
 async function loadReorder() {
   const list = await api("/api/v1/reorder");
-  $("#reorder tbody").innerHTML = list.items.length ? list.items.map((r) =>
-    `<tr><td>${esc(r.sku)}</td><td>${esc(r.name)}</td><td>${fmt(r.quantity)} ${esc(unitOf(r))}</td><td>${fmt(r.reorder_point)}</td><td><b>${fmt(r.suggested_quantity)}</b> ${esc(unitOf(r))}</td></tr>`).join("")
-    : empty(5, "no_reorder");
+  $("#reorder tbody").innerHTML = list.items.length ? list.items.map((r) => {
+    const p = r.replenishment, urgent = p && p.urgency_days != null && p.urgency_days < 0;
+    const cover = p && p.days_of_cover != null ? `${fmt(p.days_of_cover)} ${esc(t("days"))}` : "–";
+    return `<tr class="${urgent ? "urgent" : ""}" title="${urgent ? esc(t("urgent")) : ""}"><td>${esc(r.sku)}</td><td>${esc(r.name)}</td><td>${fmt(r.quantity)} ${esc(unitOf(r))}</td><td class="cover">${cover}</td><td>${fmt(r.reorder_point)}</td><td><b>${fmt(r.suggested_quantity)}</b> ${esc(unitOf(r))}</td></tr>`;
+  }).join("") : empty(6, "no_reorder");
 }
 
 async function loadDevices() {

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from gudang.replenishment import Calendar, Forecast, Pick, Policy, forecast
 from gudang.services import free_port
+from gudang.settings import MqttSettings
 from gudang.sim.control import ControlClient
-from gudang.testing import GudangProcess, http_ok, wait_for
+from gudang.testing import GudangProcess, MqttRecorder, http_ok, wait_for
 
 ROOT = Path(__file__).parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -44,11 +48,49 @@ def browser() -> Iterator[object]:
     driver.quit()
 
 
+def _expected_forecast(history: list[int], stock: float) -> Forecast:
+    """What the API should say after the history and today's two picks (3
+    bars, then 43), by gudang.replenishment (its own tests check the math)."""
+    now = int(time.time() * 1000)
+    picks = [Pick(ts, -2.0, "pick") for ts in history[1:]]
+    picks += [Pick(now, -3.0, "pick"), Pick(now, -43.0, "pick")]
+    return forecast(picks, stock, now_ms=now, first_seen_ms=history[0],
+                    calendar=Calendar(ZoneInfo("Asia/Jakarta")), policy=Policy(),
+                    whole_units=True)  # fmt: skip
+
+
+def _three_weeks_of_picks(mqtt: MqttSettings, site_id: str) -> list[int]:
+    """C1 (rebar, 7.4 kg a bar on a 60 kg tare) over the last three weeks: 2
+    bars picked each working day (today too), ending at the simulator's 50."""
+    from datetime import datetime, timedelta
+
+    from gudang.contract import WeightReading
+
+    tz = ZoneInfo("Asia/Jakarta")
+    now = datetime.now(tz)
+    days = Calendar(tz).working_days((now - timedelta(days=21)).date(), now.date())
+    bars = 50 + 2 * len(days)
+    stamps = [datetime(days[0].year, days[0].month, days[0].day, 7, tzinfo=tz)]
+    stamps += [min(datetime(d.year, d.month, d.day, 10, tzinfo=tz), now - timedelta(minutes=2))
+               for d in days]  # fmt: skip
+    with MqttRecorder(mqtt, []) as rec:
+        for seq, when in enumerate(stamps):
+            if seq:
+                bars -= 2
+            r = WeightReading(device_id="scale-1", boot_id="history", seq=seq,
+                              ts=int(when.timestamp() * 1000), weight=60 + 7.4 * bars, unit="kg",
+                              stable=True, reason="change")  # fmt: skip
+            rec.publish(f"gudang/v1/{site_id}/device/scale-1/reading", r.model_dump_json())
+    return [int(w.timestamp() * 1000) for w in stamps]
+
+
 def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
     make_site: Callable[..., Path],
     spawn: Callable[..., GudangProcess],
     api_keys: dict[str, str],
     browser: object,
+    mqtt_settings: MqttSettings,
+    site_id: str,
 ) -> None:
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
@@ -60,8 +102,10 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
     collector = spawn("collector", "--site", str(site))
     wait_for(lambda: sim.logged("sim_start") and collector.logged("mqtt_subscribed"),
              what="sim and collector")  # fmt: skip
+    history = _three_weeks_of_picks(mqtt_settings, site_id)  # before the edge: history first
     spawn("edge", "--site", str(site))
-    spawn("api", "--site", str(site), "--port", str(port), GUDANG_API__LIVE_POLL_S="0.5")
+    spawn("api", "--site", str(site), "--port", str(port), GUDANG_API__LIVE_POLL_S="0.5",
+          GUDANG_API__CONSUMPTION_REFRESH_S="0.5")  # fmt: skip
     ARTIFACTS.mkdir(exist_ok=True)
 
     def qty(bin_id: str) -> str:
@@ -79,6 +123,15 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
     assert driver.find_element(By.CSS_SELECTOR, 'nav a[data-view="racks"]').text == "Rak"  # type: ignore[attr-defined]
 
     assert driver.find_element(By.CSS_SELECTOR, '.bin[data-bin="C1"] .unit').text == "batang"  # type: ignore[attr-defined]
+
+    def cover(bin_id: str) -> str:
+        try:
+            return driver.find_element(By.CSS_SELECTOR, f'.bin[data-bin="{bin_id}"] .cover').text  # type: ignore[attr-defined]
+        except (StaleElementReferenceException, NoSuchElementException):
+            return ""
+
+    # Days of cover from three weeks of picks at 2 bars a day: 50 bars, 25 days.
+    wait_for(lambda: cover("C1") == "Cukup untuk 25 hari kerja", timeout=15, what="C1's cover")
 
     def moved(bin_id: str) -> str:
         try:
@@ -140,6 +193,16 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
         timeout=15, what="movements on the SKU page",
     )  # fmt: skip
     assert any("pick" in r.text and "bars" in r.text for r in rows)
+    # Today's picks (3, then 43 down to 4 bars) weigh most: the page shows the
+    # server's forecast for the stock now, marked urgent (it lasts less than
+    # the lead time).
+    f = _expected_forecast(history, stock=4.0)
+    assert f.rate is not None and f.days_of_cover is not None and f.suggested_order is not None
+    plan = driver.find_element(By.ID, "sku-plan")  # type: ignore[attr-defined]
+    assert f"{round(f.rate, 2):g} bars a day" in plan.text, plan.text
+    assert f"Lasts {round(f.days_of_cover, 1):g} working days" in plan.text, plan.text
+    assert f"Suggested order {round(f.suggested_order, 2):g} bars" in plan.text, plan.text
+    assert "urgent" in (plan.get_attribute("class") or "")
     # The chart: a level line, values and dates on its axes, the unit, the
     # minimum and reorder point named; a range of 1, 7 or 30 days.
     assert driver.find_elements(By.CSS_SELECTOR, "#sku-chart polyline.level")  # type: ignore[attr-defined]
