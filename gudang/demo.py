@@ -154,6 +154,11 @@ def run_demo(
             GUDANG_API__STATE_FILE=str(workdir / "api" / "state.db"),
             GUDANG_LOG_FORMAT="json",
             GUDANG_SITE=str(site_file),
+            # The month of history shows within 30 s (the API may start before
+            # the collector has written it all).
+            GUDANG_API__CONSUMPTION_REFRESH_S=os.environ.get(
+                "GUDANG_API__CONSUMPTION_REFRESH_S", "30"
+            ),
         )
         control = free_port()
         (workdir / "sim-control-port").write_text(f"{control}\n")  # for `gudang sim-control`
@@ -186,6 +191,10 @@ def run_demo(
                 _wait_until(
                     lambda: children[-1].logged("mqtt_subscribed"), children, lambda: stopping
                 )
+                # Before the edge: history first, then the live readings continue it.
+                with console.status("recording a month of picks, for consumption rates..."):
+                    n = publish_history(site_file, scenario, broker.port)
+                console.print(f"[green]✓[/] history    {n} readings over the last four weeks")
             console.print(f"[green]✓[/] {name:<10} pid {children[-1].proc.pid}")
 
         url = f"http://127.0.0.1:{api_port}/api/v1/stock"
@@ -213,6 +222,35 @@ def run_demo(
             broker.stop()
             database.stop()
         console.print("stopped; nothing left running.")
+
+
+def publish_history(site_file: Path, scenario: Path, port: int) -> int:
+    """Publish a month of picks and deliveries for every bin (gudang.demo_history),
+    ending at the scenario's starting quantities; returns how many readings."""
+    import asyncio
+
+    from gudang.contract import TopicKind, WeightReading, now_ms, topic
+    from gudang.demo_history import month_of_picks
+    from gudang.mqtt import make_client
+    from gudang.settings import MqttSettings
+    from gudang.sim.scenario import load_scenario
+
+    site = load_site(site_file)
+    readings = month_of_picks(site, load_scenario(scenario).initial, now_ms())
+    seq: dict[str, int] = {}
+
+    async def send() -> None:
+        async with make_client(MqttSettings(host="127.0.0.1", port=port), "demo-history") as c:
+            for r in readings:
+                n = seq[r.device] = seq.get(r.device, -1) + 1
+                body = WeightReading(device_id=r.device, boot_id="demo-history", seq=n, ts=r.ts,
+                                     channel=r.channel, weight=r.gross_kg, unit="kg",
+                                     stable=True, reason="change")  # fmt: skip
+                t = topic(TopicKind.READING, site.site.id, device_id=r.device)
+                await c.publish(t, body.model_dump_json(), qos=1)
+
+    asyncio.run(send())
+    return len(readings)
 
 
 def _shown(path: Path) -> str:

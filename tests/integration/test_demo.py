@@ -50,6 +50,7 @@ def test_demo_serves_stock_and_stops_cleanly(tmp_path: Path) -> None:
         cwd=ROOT,
         stdout=out,
         stderr=subprocess.STDOUT,
+        env={**os.environ, "GUDANG_API__CONSUMPTION_REFRESH_S": "1"},
     )
     try:
 
@@ -76,6 +77,13 @@ def test_demo_serves_stock_and_stops_cleanly(tmp_path: Path) -> None:
             lambda: "gudang is running" in (tmp_path / "demo.out").read_text(), what="ready line"
         )
         assert _processes_mentioning(str(workdir)), "the demo's children should be running"
+        # A month of history behind every SKU: each has a consumption rate.
+        forecasts = wait_for(
+            lambda: all((i.get("replenishment") or {}).get("rate_per_day") for i in stock())
+            and stock(), timeout=30, what="a rate for every SKU",
+        )  # fmt: skip
+        covers = [i["replenishment"]["days_of_cover"] for i in forecasts]
+        assert all(c is not None and c > 0 for c in covers), covers
         _story(workdir, port)
     finally:
         demo.send_signal(signal.SIGTERM)
