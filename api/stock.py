@@ -16,6 +16,7 @@ from gudang.api.consumption import ConsumptionView as Consumption
 from gudang.api.live import Level
 from gudang.api.models import ReorderItem, StockStatus
 from gudang.contract import SkuSettings, now_ms
+from gudang.contract.messages import SKU_SETTINGS
 from gudang.replenishment import forecast
 from gudang.site import Bin, Site, Sku
 
@@ -116,9 +117,12 @@ def effective(site: Site, settings: Mapping[str, SkuSettings]) -> dict[str, Sku]
     for sku in site.skus:
         now = settings.get(sku.id)
         if now is not None:
-            sku = sku.model_copy(update=now.model_dump(
-                include={"unit_weight_kg", "minimum", "reorder_point", "reorder_quantity",
-                         "target"}))  # fmt: skip
+            changed = now.model_dump(include={"unit_weight_kg", *SKU_SETTINGS})
+            # A term the SKU does not set itself (null) keeps its group's or the site's.
+            for k in ("lead_time_days", "service_level", "review_days"):
+                if changed[k] is None:
+                    del changed[k]
+            sku = sku.model_copy(update=changed)
         out[sku.id] = sku
     return out
 

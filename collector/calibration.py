@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from gudang.contract.messages import SKU_SETTINGS
 from gudang.errors import GudangError
 from gudang.site import Site, Sku
 from gudang.sqlite import open_db
@@ -19,7 +20,6 @@ from gudang.sqlite import open_db
 __all__ = ["Calibration", "CalibrationError"]
 
 MIN_SAMPLE = 10  # pieces: fewer make a poor unit weight (weighing practice)
-_SETTINGS = ("minimum", "reorder_point", "reorder_quantity", "target")
 
 
 class CalibrationError(GudangError, ValueError):
@@ -45,7 +45,7 @@ class Calibration:
                 self.tares[key] = value
             elif what == "unit_weight" and key in self.skus:
                 self.skus[key] = self.skus[key].model_copy(update={"unit_weight_kg": value})
-            elif what in _SETTINGS and key in self.skus:
+            elif what in SKU_SETTINGS and key in self.skus:
                 self.skus[key] = self.skus[key].model_copy(update={what: value})
         for sku_id, at, by in self._db.execute("SELECT sku, at, by FROM sku_change"):
             self.changed[sku_id] = (at, by)

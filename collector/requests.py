@@ -25,6 +25,7 @@ from gudang.contract import (
     now_ms,
     topic,
 )
+from gudang.contract.messages import SKU_SETTINGS
 from gudang.influx import FieldValue, line, series_key
 from gudang.influx.schema import CALIBRATION
 from gudang.site import Site
@@ -99,17 +100,16 @@ class Requests:
         sku = self.calibration.skus[sku_id]
         at, by = self.calibration.changed.get(sku_id, (None, None))
         settings = SkuSettings(
-            sku=sku_id, unit_weight_kg=sku.unit_weight_kg, minimum=sku.minimum,
-            reorder_point=sku.reorder_point, reorder_quantity=sku.reorder_quantity,
-            target=sku.target, updated_at=at, updated_by=by, request=request, error=error,
+            sku=sku_id, unit_weight_kg=sku.unit_weight_kg,
+            **{k: getattr(sku, k) for k in SKU_SETTINGS},
+            updated_at=at, updated_by=by, request=request, error=error,
         )  # fmt: skip
         name = topic(TopicKind.SKU_SETTINGS, self.site_id, sku_id=sku_id)
         return name, settings.model_dump_json().encode(), True
 
     def update_sku(self, sku_id: str, req: SkuUpdate) -> Outcome:
         out = Outcome()
-        changes = req.model_dump(include={"minimum", "reorder_point", "reorder_quantity",
-                                          "target"}, exclude_none=True)  # fmt: skip
+        changes = req.model_dump(include=set(SKU_SETTINGS), exclude_none=True)
         error = None
         try:
             self.calibration.set_settings(sku_id, changes, req.ts, req.by)

@@ -270,6 +270,20 @@ class SkuChange(BaseModel):
     reorder_point: float | None = Field(default=None, ge=0)
     reorder_quantity: float | None = Field(default=None, gt=0)
     target: float | None = Field(default=None, ge=0)
+    lead_time_days: float | None = Field(
+        default=None, gt=0, le=365, description="Working days, order to delivery."
+    )
+    service_level: float | None = Field(default=None, ge=0.5, le=0.999)
+    review_days: float | None = Field(default=None, gt=0, le=365)
+
+
+class Adoption(BaseModel):
+    by: str = Field(min_length=1, max_length=128, examples=["Sari"])
+    what: list[Literal["reorder_point", "reorder_quantity"]] = Field(
+        default=["reorder_point"], min_length=1,
+        description="reorder_point: the suggested reorder point becomes the SKU's; "
+        "reorder_quantity: the suggested order becomes its order quantity.",
+    )  # fmt: skip
 
 
 @router.patch(
@@ -289,6 +303,42 @@ async def change_sku(request: Request, sku_id: str, body: SkuChange) -> SkuSetti
         raise ApiError(422, "invalid_request", "nothing to change")
     try:
         now = await ctx(request).bridge.update_sku(sku_id, changes, body.by)
+    except BrokerUnavailable as exc:
+        raise ApiError(503, "collector_unavailable", str(exc)) from exc
+    if now.error is not None:
+        raise ApiError(409, "settings_refused", now.error)
+    return now
+
+
+@router.post(
+    "/stock/{sku_id}/adopt",
+    response_model=SkuSettings,
+    dependencies=[Depends(need("admin"))],
+    responses={409: {"model": ErrorBody, "description": "no suggestion, or refused"}},
+)
+async def adopt_suggestion(request: Request, sku_id: str, body: Adoption) -> SkuSettings:
+    """Make the measured suggestion the SKU's own reorder point (and/or order
+    quantity), from now on: one call, recorded like any settings change (who,
+    when). The alerts follow the new values at once."""
+    sku = _sku(request, sku_id)
+    plan = next((s.get("replenishment") for s in _stock(request) if s["sku"] == sku.id), None)
+    if not plan or plan["insufficient_history"]:
+        raise ApiError(409, "no_suggestion",
+                       f"no suggestion for {sku.id!r} yet: not enough recorded picks")  # fmt: skip
+    changes: dict[str, float] = {}
+    if "reorder_point" in body.what:
+        point = plan["suggested_reorder_point"]
+        if point < sku.minimum:
+            raise ApiError(409, "settings_refused",
+                           f"the suggested reorder point {point:g} is below the minimum "
+                           f"{sku.minimum:g}: lower the minimum first")  # fmt: skip
+        changes["reorder_point"] = point
+    if "reorder_quantity" in body.what:
+        if not plan["suggested_order"]:
+            raise ApiError(409, "no_suggestion", "no order is suggested now (stock suffices)")
+        changes["reorder_quantity"] = plan["suggested_order"]
+    try:
+        now = await ctx(request).bridge.update_sku(sku.id, changes, body.by)
     except BrokerUnavailable as exc:
         raise ApiError(503, "collector_unavailable", str(exc)) from exc
     if now.error is not None:

@@ -19,6 +19,7 @@ from gudang.contract.units import MassUnit
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "SCHEMA_VERSION",
+    "SKU_SETTINGS",
     "Acknowledgement",
     "Alert",
     "AlertAck",
@@ -314,15 +315,27 @@ class CalibrationResult(_Message):
     ts: EpochMillis
 
 
+# A SKU's settings that can change at run time (SkuUpdate), by name: one list
+# for the contract, the collector that keeps them and the API that shows them.
+SKU_SETTINGS = ("minimum", "reorder_point", "reorder_quantity", "target", "lead_time_days",
+                "service_level", "review_days")  # fmt: skip
+LeadTimeDays = Annotated[float, Field(gt=0, le=365, allow_inf_nan=False)]
+ServiceLevel = Annotated[float, Field(ge=0.5, le=0.999, allow_inf_nan=False)]
+
+
 class SkuUpdate(_Message):
-    """Change a SKU's alert thresholds and order quantities, from now on.
-    Only the fields given change; the result is the SKU's new `SkuSettings`."""
+    """Change a SKU's alert thresholds, order quantities and replenishment
+    terms, from now on. Only the fields given change; the result is the SKU's
+    new `SkuSettings`."""
 
     id: RequestId
     minimum: NonNegative | None = None
     reorder_point: NonNegative | None = None
     reorder_quantity: Positive | None = None
     target: NonNegative | None = None
+    lead_time_days: LeadTimeDays | None = None
+    service_level: ServiceLevel | None = None
+    review_days: LeadTimeDays | None = None
     by: str = Field(min_length=1, max_length=128)
     ts: EpochMillis
 
@@ -337,6 +350,11 @@ class SkuSettings(_Message):
     reorder_point: Real
     reorder_quantity: Real
     target: Real | None
+    lead_time_days: Real | None = Field(
+        default=None, description="The SKU's own (null: its group's or the site's)."
+    )
+    service_level: Real | None = None
+    review_days: Real | None = None
     updated_at: EpochMillis | None = Field(description="Last change at run time, if any.")
     updated_by: Name | None = None
     request: RequestId | None = Field(

@@ -558,3 +558,25 @@ def test_consumption_days_of_cover_and_the_reorder_list(stack: Stack) -> None:
     rows = list(csv.DictReader(io.StringIO(sheet.text)))
     assert [(r["sku"], r["reason"], r["rate_per_day"]) for r in rows] == [
         ("RB-D10", "reorder_point", "3.0"), ("PL-2", "projected_stockout", "55.0")]  # fmt: skip
+
+    # Terms changed at run time through the admin path: a 3-day lead time
+    # and the plate is no longer urgent.
+    headers = auth(stack.keys["admin"])
+    url = f"{stack.base}/api/v1/stock"
+    resp = httpx.patch(f"{url}/PL-2", json={"by": "Sari", "lead_time_days": 3}, headers=headers,
+                       timeout=15)  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["lead_time_days"] == 3 and resp.json()["updated_by"] == "Sari"
+    wait_for(lambda: [r["sku"] for r in stack.get("/api/v1/reorder").json()["items"]] == ["RB-D10"],
+             what="the plate off the list")  # fmt: skip
+    assert planned("PL-2")["lead_time_days"] == 3
+    # Adopting the rebar's suggested reorder point (21) is one call, recorded.
+    assert httpx.post(f"{url}/RB-D10/adopt", json={"by": "Budi"},
+                      headers=auth(stack.keys["staff"])).status_code == 403  # fmt: skip
+    resp = httpx.post(f"{url}/RB-D10/adopt", json={"by": "Budi"}, headers=headers, timeout=15)
+    assert resp.status_code == 200, resp.text
+    assert (resp.json()["reorder_point"], resp.json()["updated_by"]) == (21, "Budi")
+    wait_for(lambda: stack.sku("RB-D10")["reorder_point"] == 21, what="the adopted point")
+    none_yet = httpx.post(f"{url}/RB-D10/adopt", json={"by": "Budi", "what": ["bogus"]},
+                          headers=headers)  # fmt: skip
+    assert none_yet.status_code == 422
