@@ -20,7 +20,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gudang import __version__, logs
 from gudang.api.auth import ApiError
 from gudang.api.bridge import Bridge
-from gudang.api.consumption import ConsumptionView
 from gudang.api.context import Context, ctx
 from gudang.api.hub import EventHub
 from gudang.api.keys import KeyStore
@@ -30,6 +29,7 @@ from gudang.api.models import ErrorBody, Health
 from gudang.api.routes import admin, alerts, devices, events, stock
 from gudang.api.routes import webhooks as webhook_routes
 from gudang.api.webhooks import Dispatcher, WebhookStore
+from gudang.consumption import ConsumptionView
 from gudang.errors import StorageError
 from gudang.influx import InfluxClient
 from gudang.settings import Settings

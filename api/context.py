@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from gudang.api.bridge import Bridge
-from gudang.api.consumption import ConsumptionView
 from gudang.api.hub import EventHub
 from gudang.api.keys import KeyStore
 from gudang.api.live import LiveStock
 from gudang.api.webhooks import WebhookStore
+from gudang.consumption import ConsumptionView
 from gudang.influx import InfluxClient
 from gudang.site import Site
 

@@ -12,9 +12,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from gudang.api.consumption import ConsumptionView as Consumption
 from gudang.api.live import Level
 from gudang.api.models import ReorderItem, StockStatus
+from gudang.consumption import ConsumptionView as Consumption
 from gudang.contract import SkuSettings, now_ms
 from gudang.contract.messages import SKU_SETTINGS
 from gudang.replenishment import forecast

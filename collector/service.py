@@ -36,6 +36,7 @@ from gudang.collector.requests import Outcome, Requests
 from gudang.collector.seed import spooled_levels
 from gudang.collector.spool import MIN_SPOOL_BYTES, Spool
 from gudang.collector.writer import Acks, DurableWriter, Seen
+from gudang.consumption import ConsumptionView
 from gudang.contract import (
     Alert,
     AlertAck,
@@ -56,6 +57,7 @@ from gudang.contract.topics import subscription
 from gudang.errors import ConfigError, ConfigProblem, DatabaseNotFound, StorageError
 from gudang.influx import FieldValue, InfluxClient, line, quote_ident, series_key
 from gudang.influx.schema import ALERT, BIN_STOCK
+from gudang.replenishment import forecast
 from gudang.runtime import sleep_or_stop
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import Site
@@ -80,6 +82,7 @@ class Collector:
         member: str | None = None,
         receive_maximum: int = 65_535,
         confirm_every_s: float = 1.0,
+        forecast_every_s: float = 300.0,
         batch_messages: int = 2_000,
         webhook_policy: TargetPolicy | None = None,
     ) -> None:
@@ -119,6 +122,7 @@ class Collector:
         self.messages_durable = 0  # data messages stored (InfluxDB or spool) and acknowledged
         self._to_confirm: set[tuple[str, str]] = set()  # (device, boot) with news for its edge
         self.confirm_every_s = confirm_every_s  # 0: edges get no confirmations
+        self.forecast_every_s = forecast_every_s
         self.intake = Intake(site, int(site.ingest.max_clock_ahead_s * 1000))
         self.counting = CountingWatch(site)
         for warning in self.counting.at_start():
@@ -336,12 +340,40 @@ class Collector:
     async def _tick(self, writer: DurableWriter, stop: asyncio.Event) -> None:
         while not await sleep_or_stop(stop, 5.0):
             self._alerted(self.alerts.tick())
-            self.alerts.flush()
-            if self._alert_lines:
-                writer.add(self._alert_lines, [], ordered=True)
-                self._alert_lines = []
-            if self._alerts_out:
-                self._outgoing.set()
+            self._alerts_off(writer)
+
+    def _alerts_off(self, writer: DurableWriter) -> None:
+        """Alerts raised outside a batch: durable, written, published."""
+        self.alerts.flush()
+        if self._alert_lines:
+            writer.add(self._alert_lines, [], ordered=True)
+            self._alert_lines = []
+        if self._alerts_out:
+            self._outgoing.set()
+
+    async def _forecasts(
+        self, db: InfluxClient, writer: DurableWriter, stop: asyncio.Event
+    ) -> None:
+        """Each SKU's stock-out projection from its recorded picks
+        (docs/replenishment.md): a `stockout_projected` alert while it would
+        run out before an order placed now could arrive."""
+        view = ConsumptionView(db, self.site)
+        while True:
+            try:
+                await view.refresh()
+            except StorageError as exc:
+                log.warning("forecast_failed", error=str(exc))
+            else:
+                now, calendar = now_ms(), self.site.calendar
+                for sku in self.calibration.skus.values():  # with changes made at run time
+                    stock, policy = self.alerts.stock_of(sku.id), self.site.policy(sku)
+                    f = forecast(view.daily.get(sku.id, []), stock, now_ms=now,
+                                 first_seen_ms=view.first_seen.get(sku.id), calendar=calendar,
+                                 policy=policy)  # fmt: skip
+                    self._alerted(self.alerts.projection(sku, f, policy.lead_time_days))
+                self._alerts_off(writer)
+            if await sleep_or_stop(stop, self.forecast_every_s):
+                return
 
     @property
     def connected(self) -> bool:
@@ -441,7 +473,8 @@ class Collector:
             # first message (a large backlog would otherwise come first). If
             # not, ingest into the spool and keep trying.
             flushed = asyncio.Event()  # the writer's last acknowledgements are out
-            loops = [self._mqtt_loop(writer, stop, flushed), self._tick(writer, stop)]
+            loops = [self._mqtt_loop(writer, stop, flushed), self._tick(writer, stop),
+                     self._forecasts(db, writer, stop)]  # fmt: skip
             if not await self._db_attempt(db, writer, 0.5):
                 loops.append(self._prepare_db(db, writer, stop))
             tasks = [asyncio.create_task(loop) for loop in loops]

@@ -178,6 +178,13 @@ def collector(
         help="Seconds between confirmations to the edges of what is durable (0: none; "
         "edges then need --no-confirm).",
     ),
+    forecast_every: float = typer.Option(
+        300.0,
+        min=0.1,
+        envvar="GUDANG_COLLECTOR_FORECAST_EVERY",
+        help="Seconds between re-reading each SKU's picks for its stock-out projection "
+        "(stockout_projected alerts).",
+    ),
 ) -> None:
     """Turn readings into stock levels, movements and alerts in InfluxDB."""
     from gudang.collector.service import Collector
@@ -200,6 +207,7 @@ def collector(
         share_group=share_group,
         member=member,
         confirm_every_s=confirm_every,
+        forecast_every_s=forecast_every,
     )
     if metrics_port is not None:  # the runner serves them, not the collector's constructor
         from gudang.collector.metrics import serve_metrics

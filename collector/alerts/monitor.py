@@ -16,7 +16,8 @@ from gudang.collector.engine import ReadingResult
 from gudang.collector.movements import Movement
 from gudang.contract import Alert, AlertAck, DeviceStatus, WeightReading, now_ms
 from gudang.contract.messages import AlertKind
-from gudang.site import Bin, Site
+from gudang.replenishment import Forecast
+from gudang.site import Bin, Site, Sku
 
 __all__ = ["AlertMonitor"]
 
@@ -184,6 +185,29 @@ class AlertMonitor:
             if cond != "bad" and self.book.idle(kind, sku_id):
                 continue
             self._record(self.book.observe(kind, sku_id, cond, ts, text, r.qty(total)), out)
+        return out
+
+    def stock_of(self, sku_id: str) -> float | None:
+        """The SKU's total now (None until every bin of it has spoken)."""
+        return self._sku_total.get(sku_id)
+
+    def projection(self, sku: Sku, f: Forecast, lead_days: float) -> list[Alert]:
+        """`stockout_projected` while the shelf empties before an order placed
+        now could arrive (days of cover < lead time); cleared once it lasts
+        half a working day beyond it, or when there is no forecast. On the
+        wall clock: consumption is measured per day, not per reading."""
+        now = self.clock()
+        out: list[Alert] = []
+        urgency = f.urgency
+        if urgency is None or f.days_of_cover is None or f.stockout_date is None:
+            cond: Condition = "good"
+        else:
+            cond = "bad" if urgency < 0 else "good" if urgency >= 0.5 else "between"
+        if cond != "bad" and self.book.idle("stockout_projected", sku.id):
+            return out
+        text = texts.stockout_projected(sku, f.days_of_cover, f.stockout_date, lead_days)
+        value = None if f.days_of_cover is None else round(f.days_of_cover, 2)
+        self._record(self.book.observe("stockout_projected", sku.id, cond, now, text, value), out)
         return out
 
     def movements(self, moves: list[tuple[Bin, Movement]]) -> list[Alert]:

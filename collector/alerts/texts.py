@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import date
 from typing import ParamSpec
 
 from gudang.contract import LocalizedText
@@ -34,6 +35,7 @@ __all__ = [
     "offline",
     "reorder_point",
     "scale_fault",
+    "stockout_projected",
 ]
 
 
@@ -59,6 +61,26 @@ def reorder_point(sku: Sku, qty: float, r: Rounding) -> LocalizedText:
     return LocalizedText(
         id=f"{sku.name} mencapai titik pesan ulang: {r.text(qty)} {u.id}; pesan {order} {u.id}",
         en=f"{sku.name} at its reorder point: {r.text(qty)} {u.en}; order {order} {u.en}",
+    )
+
+
+@_lazy
+def stockout_projected(
+    sku: Sku, cover_days: float | None, stockout: date | None, lead_days: float
+) -> LocalizedText:
+    """The shelf empties before an order placed now could arrive (None: no
+    projection any more, e.g. too little history after a change)."""
+    if cover_days is None or stockout is None:
+        return LocalizedText(
+            id=f"Tidak ada lagi perkiraan habis untuk {sku.name}",
+            en=f"No stock-out projected for {sku.name} any more",
+        )
+    return LocalizedText(
+        id=f"{sku.name} diperkirakan habis {stockout:%d/%m/%Y} (cukup {_q(cover_days)} hari "
+        f"kerja), sebelum pesanan baru bisa datang ({_q(lead_days)} hari kerja): pesan sekarang",
+        en=f"{sku.name} projected to run out on {stockout:%d %b %Y} ({_q(cover_days)} working "
+        f"days left), before a new order could arrive ({_q(lead_days)} working days): order "
+        "now",
     )
 
 

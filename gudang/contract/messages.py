@@ -226,6 +226,7 @@ AlertKind = Literal[
     "scale_fault",
     "movement_anomaly",
     "clock_ahead",
+    "stockout_projected",
 ]
 ALERT_KINDS: frozenset[str] = frozenset(AlertKind.__args__)  # type: ignore[attr-defined]
 

@@ -104,7 +104,7 @@ def stack(
     api_keys: dict[str, str],
 ) -> Iterator[Stack]:
     site = write_site(tmp_path, site_id)
-    collector = spawn("collector", "--site", str(site))
+    collector = spawn("collector", "--site", str(site), GUDANG_COLLECTOR_FORECAST_EVERY="0.5")
     wait_for(lambda: collector.logged("mqtt_subscribed"), what="collector")
     port = free_port()
     api = spawn("api", "--site", str(site), "--port", str(port), **API_ENV)
@@ -501,7 +501,7 @@ def test_changing_thresholds_at_run_time(
 
 
 def test_consumption_days_of_cover_and_the_reorder_list(stack: Stack) -> None:
-    """Three weeks of picks recorded by the real collector (readings stamped
+    """Four weeks of picks recorded by the real collector (readings stamped
     in the past, as an edge replays them): the API's rate, days of cover,
     projected stock-out, suggestions and reorder order, JSON and CSV."""
     from datetime import datetime, timedelta
@@ -512,20 +512,20 @@ def test_consumption_days_of_cover_and_the_reorder_list(stack: Stack) -> None:
     tz = ZoneInfo("Asia/Jakarta")  # the site's default zone; closed on Sundays
     cal = Calendar(tz)
     now = datetime.now(tz)
-    days = cal.working_days((now - timedelta(days=20)).date(), now.date())
+    days = cal.working_days((now - timedelta(days=27)).date(), now.date())  # the window
 
     def at(day: Any, hour: int) -> int:
         t = datetime(day.year, day.month, day.day, hour, tzinfo=tz)
         return int(min(t, now - timedelta(minutes=10 - hour / 10)).timestamp() * 1000)
 
     readings = [
-        ("scale-1", 60 + 7.4 * 60, at(days[0], 8)),  # C1: 60 bars, first seen
+        ("scale-1", 60 + 7.4 * 90, at(days[0], 8)),  # C1: 90 bars, first seen
         ("scale-2", 60.0, at(days[0], 8) + 1),  # C2: empty
-        ("scale-3", 10 + 1300.0, at(days[0], 8) + 2),  # P1: 1300 kg of plate
+        ("scale-3", 10 + 1600.0, at(days[0], 8) + 2),  # P1: 1600 kg of plate
     ]
     for i, day in enumerate(days, start=1):
-        readings.append(("scale-1", 60 + 7.4 * (60 - 3 * i), at(day, 10)))  # 3 bars a day
-        readings.append(("scale-3", 10 + 1300.0 - 55 * i, at(day, 11)))  # 55 kg a day
+        readings.append(("scale-1", 60 + 7.4 * (90 - 3 * i), at(day, 10)))  # 3 bars a day
+        readings.append(("scale-3", 10 + 1600.0 - 55 * i, at(day, 11)))  # 55 kg a day
     stack.weigh_all(readings)
     n = len(days)
 
@@ -537,7 +537,7 @@ def test_consumption_days_of_cover_and_the_reorder_list(stack: Stack) -> None:
     rb = wait_for(lambda: planned("RB-D10"), timeout=30, what="the rebar's rate")
     assert rb["insufficient_history"] is False
     assert (rb["rate_per_day"], rb["variability"]) == (3.0, 0.0)
-    stock = 60 - 3 * n
+    stock = 90 - 3 * n
     assert rb["days_of_cover"] == round(stock / 3, 2)
     assert rb["stockout_date"] == cal.add_working_days(now.date(), stock / 3).isoformat()
     assert (rb["lead_time_days"], rb["service_level"], rb["review_days"]) == (7, 0.95, 7)
@@ -546,21 +546,31 @@ def test_consumption_days_of_cover_and_the_reorder_list(stack: Stack) -> None:
     assert rb["urgency_days"] == round(stock / 3 - 7, 2)
     plate = wait_for(lambda: planned("PL-2"), timeout=30, what="the plate's rate")
     assert plate["rate_per_day"] == 55.0
-    assert plate["days_of_cover"] == round((1300 - 55 * n) / 55, 2)
+    assert plate["days_of_cover"] == round((1600 - 55 * n) / 55, 2)
 
     reorder = stack.get("/api/v1/reorder").json()["items"]
     assert [(r["sku"], r["reason"]) for r in reorder] == [
-        ("RB-D10", "reorder_point"),  # at 60 - 3n bars, under its reorder point of 20
-        ("PL-2", "projected_stockout"),  # above 200 kg, but empty before a delivery
+        ("PL-2", "projected_stockout"),  # above 200 kg, but empty 1.9 days before a delivery
+        ("RB-D10", "reorder_point"),  # under its reorder point of 20; empty 1 day before
     ]
     sheet = stack.get("/api/v1/reorder", format="csv")
     assert sheet.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(sheet.text)))
     assert [(r["sku"], r["reason"], r["rate_per_day"]) for r in rows] == [
-        ("RB-D10", "reorder_point", "3.0"), ("PL-2", "projected_stockout", "55.0")]  # fmt: skip
+        ("PL-2", "projected_stockout", "55.0"), ("RB-D10", "reorder_point", "3.0")]  # fmt: skip
 
+    # Both run out before an order placed now could arrive: an alert each
+    # (and its webhook), naming the date.
+    def projected() -> dict[str, dict[str, Any]]:
+        return {a["subject"]: a for a in stack.get("/api/v1/alerts").json()["items"]
+                if a["kind"] == "stockout_projected"}  # fmt: skip
+
+    alerts = wait_for(lambda: len(p := projected()) == 2 and p, what="stock-out projections")
+    assert 0 < alerts["PL-2"]["value"] < 7  # days of cover when raised: under the lead time
+    assert "before a new order could arrive (7 working days)" in alerts["PL-2"]["text"]["en"]
+    assert "diperkirakan habis" in alerts["RB-D10"]["text"]["id"]
     # Terms changed at run time through the admin path: a 3-day lead time
-    # and the plate is no longer urgent.
+    # and the plate is no longer urgent (its alert clears).
     headers = auth(stack.keys["admin"])
     url = f"{stack.base}/api/v1/stock"
     resp = httpx.patch(f"{url}/PL-2", json={"by": "Sari", "lead_time_days": 3}, headers=headers,
@@ -570,6 +580,7 @@ def test_consumption_days_of_cover_and_the_reorder_list(stack: Stack) -> None:
     wait_for(lambda: [r["sku"] for r in stack.get("/api/v1/reorder").json()["items"]] == ["RB-D10"],
              what="the plate off the list")  # fmt: skip
     assert planned("PL-2")["lead_time_days"] == 3
+    wait_for(lambda: list(projected()) == ["RB-D10"], what="the plate's projection cleared")
     # Adopting the rebar's suggested reorder point (21) is one call, recorded.
     assert httpx.post(f"{url}/RB-D10/adopt", json={"by": "Budi"},
                       headers=auth(stack.keys["staff"])).status_code == 403  # fmt: skip

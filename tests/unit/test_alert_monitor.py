@@ -284,3 +284,32 @@ def test_stock_alerts_speak_in_whole_pieces_and_the_skus_own_unit_names(tmp_path
         assert reorder.text.en == "Rebar at its reorder point: 4 sheets; order 50 sheets"
     finally:
         f.close()
+
+
+def test_a_projected_stock_out_is_raised_held_and_cleared(feed: Feed) -> None:
+    """Raised while the cover is shorter than the lead time, held within half
+    a working day beyond it (no flapping), cleared past that or without a
+    forecast."""
+    from datetime import date
+
+    from gudang.replenishment import Forecast
+
+    def f(urgency: float | None) -> Forecast:
+        cover = None if urgency is None else 7 + urgency
+        return Forecast(2.0, 0.5, 20, 20, False, cover, date(2026, 12, 9) if cover else None,
+                        15.0, 20.0, urgency)  # fmt: skip
+
+    rebar = SITE.sku("RB")
+    raised = feed.monitor.projection(rebar, f(-1.5), 7)
+    assert kinds(raised) == [("stockout_projected", "RB", "raised")]
+    assert raised[0].value == 5.5
+    assert raised[0].text.en.startswith("Rebar projected to run out on 09 Dec 2026 (5.5 working")
+    assert feed.monitor.projection(rebar, f(-1.0), 7) == []  # still on: nothing new
+    assert feed.monitor.projection(rebar, f(0.2), 7) == []  # within the hysteresis: held
+    cleared = feed.monitor.projection(rebar, f(0.8), 7)
+    assert kinds(cleared) == [("stockout_projected", "RB", "cleared")]
+    assert feed.monitor.projection(rebar, f(None), 7) == []  # idle, no forecast: nothing
+    again = feed.monitor.projection(rebar, f(-0.1), 7)
+    assert kinds(again) == [("stockout_projected", "RB", "raised")]
+    assert kinds(feed.monitor.projection(rebar, f(None), 7)) == [
+        ("stockout_projected", "RB", "cleared")]  # fmt: skip

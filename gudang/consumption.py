@@ -1,4 +1,4 @@
-"""The API's view of each SKU's recent consumption, kept from InfluxDB.
+"""Each SKU's recent consumption, kept from InfluxDB (the API and the collector).
 
 Consumption changes by the day, not by the second: one task asks InfluxDB
 every ``refresh_s`` (5 minutes) for the picks of the replenishment window,
