@@ -57,6 +57,11 @@ class BinStock(BaseModel):
     capacity_kg: float | None = Field(description="Net load the bin holds when full, if known.")
     fill: float | None = Field(description="net_kg / capacity_kg (0..1), if the capacity is known.")
     updated_at: int | None = Field(description="Time of the reading, UTC epoch ms.")
+    rate_per_day: float | None = Field(
+        default=None, description="This bin's picks per working day (docs/replenishment.md); "
+        "null without enough history.",
+    )  # fmt: skip
+    days_of_cover: float | None = Field(default=None, description="Its stock / that rate.")
 
 
 class ReplenishmentOut(BaseModel):

@@ -41,7 +41,10 @@ def _exact(value: float) -> float:
     return round(value, 6) + 0.0
 
 
-def bin_stock(site: Site, b: Bin, sku: Sku, levels: Levels) -> Json:
+def bin_stock(
+    site: Site, b: Bin, sku: Sku, levels: Levels, consumption: Consumption | None = None,
+    now: int | None = None,
+) -> Json:  # fmt: skip
     # Only levels recorded while the bin held this SKU count.
     hit = levels.get((b.id, sku.id))
     r = site.rounding(sku)
@@ -55,7 +58,25 @@ def bin_stock(site: Site, b: Bin, sku: Sku, levels: Levels) -> Json:
         "quantity_exact": _exact(hit.qty) if hit else None,
         "net_kg": r.kg(hit.net_kg) if hit else None,
         "capacity_kg": b.capacity_kg, "fill": fill, "updated_at": hit.ts if hit else None,
+        **_bin_rate(site, b, sku, hit.qty if hit else None, consumption, now),
     }  # fmt: skip
+
+
+def _bin_rate(
+    site: Site, b: Bin, sku: Sku, stock: float | None, consumption: Consumption | None,
+    now: int | None,
+) -> Json:  # fmt: skip
+    """A bin's own consumption per working day and days of cover (null
+    without enough history): the SKU's forecast, for one bin."""
+    if consumption is None or not consumption.ready:
+        return {"rate_per_day": None, "days_of_cover": None}
+    f = forecast(consumption.daily_bin.get(b.id, []), stock,
+                 now_ms=now if now is not None else now_ms(),
+                 first_seen_ms=consumption.first_seen_bin.get(b.id), calendar=site.calendar,
+                 policy=site.policy(sku))  # fmt: skip
+    rate = None if f.rate is None else round(f.rate, 2) + 0.0
+    cover = None if f.days_of_cover is None else round(f.days_of_cover, 2) + 0.0
+    return {"rate_per_day": rate, "days_of_cover": cover}
 
 
 def replenishment(
@@ -90,7 +111,7 @@ def sku_stock(
     site: Site, sku: Sku, levels: Levels, consumption: Consumption | None = None,
     now: int | None = None,
 ) -> Json:  # fmt: skip
-    bins = [bin_stock(site, b, sku, levels) for b in site.bins_of_sku(sku.id)]
+    bins = [bin_stock(site, b, sku, levels, consumption, now) for b in site.bins_of_sku(sku.id)]
     known = [x for x in bins if x["quantity"] is not None]
     exact = sum(x["quantity_exact"] for x in known) if known else None
     net = sum(x["net_kg"] for x in known) if known else None

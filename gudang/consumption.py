@@ -34,15 +34,17 @@ class ConsumptionView:
         self.refresh_s = refresh_s
         self.daily: dict[str, list[Pick]] = {}  # SKU -> one pick per day (the day's sum)
         self.first_seen: dict[str, int] = {}  # SKU -> time of its oldest level, epoch ms
+        self.daily_bin: dict[str, list[Pick]] = {}  # the same per bin
+        self.first_seen_bin: dict[str, int] = {}
         self.version = 0  # bumped on every refresh: lets readers cache what they derive
         self.ready = False
 
-    async def _query(self, q: str) -> list[tuple[str, int, float | None]]:
+    async def _query(self, q: str, by: str) -> list[tuple[str, int, float | None]]:
         try:
             series = await self.db.query(q, {"site": self.site.site.id})
         except DatabaseNotFound:
             return []
-        return [(s.tags.get("sku", ""), int(row["time"]), row.get("v"))
+        return [(s.tags.get(by, ""), int(row["time"]), row.get("v"))
                 for s in series for row in s.rows()]  # fmt: skip
 
     async def refresh(self) -> None:
@@ -51,22 +53,28 @@ class ConsumptionView:
         # The zone is an IANA name (checked by the site model: letters, digits,
         # "/", "_", "+", "-"), so it can stand in the query; tz() takes no parameter.
         zone = self.site.site.timezone
-        picks = await self._query(
-            f'SELECT sum("delta_qty") AS "v" FROM {quote_ident(MOVEMENT)} WHERE "site" = $site '
-            f"AND \"kind\" = 'pick' AND time >= {start}ms AND time <= now() "
-            f"GROUP BY time(1d), \"sku\" fill(none) tz('{zone}')"
-        )
-        first = await self._query(
-            f'SELECT first("qty") AS "v" FROM {quote_ident(BIN_STOCK)} WHERE "site" = $site '
-            'GROUP BY "sku"'
-        )
-        daily: dict[str, list[Pick]] = {}
-        for sku, ts, total in picks:
-            if total is not None and total < 0:
-                # Stamped at local noon: the day it belongs to, whatever the zone.
-                daily.setdefault(sku, []).append(Pick(ts + DAY_MS // 2, float(total), "pick"))
-        self.daily = daily
-        self.first_seen = {sku: ts for sku, ts, _ in first}
+        for by in ("sku", "bin"):
+            picks = await self._query(
+                f'SELECT sum("delta_qty") AS "v" FROM {quote_ident(MOVEMENT)} '
+                f'WHERE "site" = $site AND "kind" = \'pick\' AND time >= {start}ms '
+                f"AND time <= now() GROUP BY time(1d), \"{by}\" fill(none) tz('{zone}')",
+                by,
+            )
+            first = await self._query(
+                f'SELECT first("qty") AS "v" FROM {quote_ident(BIN_STOCK)} WHERE "site" = $site '
+                f'GROUP BY "{by}"',
+                by,
+            )
+            daily: dict[str, list[Pick]] = {}
+            for key, ts, total in picks:
+                if total is not None and total < 0:
+                    # Stamped at local noon: the day it belongs to, whatever the zone.
+                    daily.setdefault(key, []).append(Pick(ts + DAY_MS // 2, float(total), "pick"))
+            seen = {key: ts for key, ts, _ in first}
+            if by == "sku":
+                self.daily, self.first_seen = daily, seen
+            else:
+                self.daily_bin, self.first_seen_bin = daily, seen
         self.version += 1
         self.ready = True
 

@@ -134,7 +134,8 @@ async def bins(
               and (sku is None or b.sku == sku)]  # fmt: skip
     skus = _skus(request)
     page = [
-        bin_stock(c.site, b, skus[b.sku], c.live.levels) for b in chosen[offset : offset + limit]
+        bin_stock(c.site, b, skus[b.sku], c.live.levels, c.consumption)
+        for b in chosen[offset : offset + limit]
     ]
     return _json({"site": c.site.site.id, "total": len(chosen), "limit": limit, "offset": offset,
                   "items": page})  # fmt: skip

@@ -544,6 +544,11 @@ def test_consumption_days_of_cover_and_the_reorder_list(stack: Stack) -> None:
     assert rb["suggested_reorder_point"] == 21  # 3 a day x 7 days, steady: no safety stock
     assert rb["suggested_order"] == 3 * 14 - stock  # up to lead time + review period
     assert rb["urgency_days"] == round(stock / 3 - 7, 2)
+    bins = {b["bin"]: b for b in stack.sku("RB-D10")["bins"]}
+    assert (bins["C1"]["rate_per_day"], bins["C1"]["days_of_cover"]) == (3.0, round(stock / 3, 2))
+    assert bins["C2"]["rate_per_day"] is None  # never picked from: no rate of its own
+    on_rack = {b["bin"]: b for b in stack.get("/api/v1/bins", rack="C").json()["items"]}
+    assert on_rack["C1"]["rate_per_day"] == 3.0
     plate = wait_for(lambda: planned("PL-2"), timeout=30, what="the plate's rate")
     assert plate["rate_per_day"] == 55.0
     assert plate["days_of_cover"] == round((1600 - 55 * n) / 55, 2)
