@@ -17,7 +17,7 @@ from gudang.api.models import ReorderItem, StockStatus
 from gudang.consumption import ConsumptionView as Consumption
 from gudang.contract import SkuSettings, now_ms
 from gudang.contract.messages import SKU_SETTINGS
-from gudang.replenishment import forecast
+from gudang.replenishment import project
 from gudang.site import Bin, Site, Sku
 
 __all__ = ["bin_stock", "effective", "reorder", "site_stock", "sku_stock", "status"]
@@ -70,13 +70,11 @@ def _bin_rate(
     without enough history): the SKU's forecast, for one bin."""
     if consumption is None or not consumption.ready:
         return {"rate_per_day": None, "days_of_cover": None}
-    f = forecast(consumption.daily_bin.get(b.id, []), stock,
-                 now_ms=now if now is not None else now_ms(),
-                 first_seen_ms=consumption.first_seen_bin.get(b.id), calendar=site.calendar,
-                 policy=site.policy(sku))  # fmt: skip
-    rate = None if f.rate is None else round(f.rate, 2) + 0.0
-    cover = None if f.days_of_cover is None else round(f.days_of_cover, 2) + 0.0
-    return {"rate_per_day": rate, "days_of_cover": cover}
+    m = consumption.measured("bin", b.id, site.policy(sku), now if now is not None else now_ms())
+    if m.rate is None:
+        return {"rate_per_day": None, "days_of_cover": None}
+    cover = None if stock is None or m.rate <= 0 else round(max(stock, 0.0) / m.rate, 2) + 0.0
+    return {"rate_per_day": round(m.rate, 2) + 0.0, "days_of_cover": cover}
 
 
 def replenishment(
@@ -85,10 +83,10 @@ def replenishment(
     """The SKU's forecast in the shape of ``models.ReplenishmentOut``."""
     if consumption is None or not consumption.ready:
         return None
-    policy = site.policy(sku)
-    f = forecast(consumption.daily.get(sku.id, []), stock, now_ms=now,
-                 first_seen_ms=consumption.first_seen.get(sku.id), calendar=site.calendar,
-                 policy=policy, whole_units=sku.unit == "pcs")  # fmt: skip
+    policy, calendar = site.policy(sku), site.calendar
+    f = project(consumption.measured("sku", sku.id, policy, now), stock,
+                today=calendar.day_of(now), calendar=calendar, policy=policy,
+                whole_units=sku.unit == "pcs")  # fmt: skip
 
     def r2(v: float | None) -> float | None:
         return None if v is None else round(v, 2) + 0.0

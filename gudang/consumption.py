@@ -16,7 +16,7 @@ from gudang.contract import now_ms
 from gudang.errors import DatabaseNotFound, StorageError
 from gudang.influx import InfluxClient, quote_ident
 from gudang.influx.schema import BIN_STOCK, MOVEMENT
-from gudang.replenishment import Pick
+from gudang.replenishment import Measured, Pick, Policy, measure
 from gudang.runtime import sleep_or_stop
 from gudang.site import Site
 
@@ -38,6 +38,22 @@ class ConsumptionView:
         self.first_seen_bin: dict[str, int] = {}
         self.version = 0  # bumped on every refresh: lets readers cache what they derive
         self.ready = False
+        # (SKU or bin, policy) -> what its picks say: the stock list is rebuilt
+        # whenever a level changes, the picks only on a refresh.
+        self._measured: dict[tuple[str, str, Policy], Measured] = {}
+
+    def measured(self, by: str, key: str, policy: Policy, now_ms: int) -> Measured:
+        """`key`'s (a SKU, by="sku", or a bin) rate and variability, cached
+        until the next refresh."""
+        memo = (by, key, policy)
+        found = self._measured.get(memo)
+        if found is None:
+            daily, seen = ((self.daily, self.first_seen) if by == "sku"
+                           else (self.daily_bin, self.first_seen_bin))  # fmt: skip
+            found = measure(daily.get(key, []), now_ms=now_ms, first_seen_ms=seen.get(key),
+                            calendar=self.site.calendar, policy=policy)  # fmt: skip
+            self._measured[memo] = found
+        return found
 
     async def _query(self, q: str, by: str) -> list[tuple[str, int, float | None]]:
         try:
@@ -76,6 +92,7 @@ class ConsumptionView:
             else:
                 self.daily_bin, self.first_seen_bin = daily, seen
         self.version += 1
+        self._measured = {}
         self.ready = True
 
     async def run(self, stop: asyncio.Event) -> None:

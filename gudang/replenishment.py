@@ -37,10 +37,13 @@ from zoneinfo import ZoneInfo
 __all__ = [
     "Calendar",
     "Forecast",
+    "Measured",
     "Pick",
     "Policy",
     "daily_demand",
     "forecast",
+    "measure",
+    "project",
     "weighted_rate",
 ]
 
@@ -167,6 +170,69 @@ def weighted_rate(demand: Sequence[float], half_life_days: float) -> tuple[float
     return mean, math.sqrt(var)
 
 
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """What the picks alone say (independent of the stock now)."""
+
+    rate: float | None
+    variability: float | None
+    observed_days: int
+    pick_days: int
+    insufficient_history: bool
+
+
+def measure(
+    picks: Iterable[Pick], *, now_ms: int, first_seen_ms: int | None, calendar: Calendar,
+    policy: Policy,
+) -> Measured:  # fmt: skip
+    """Rate and variability from the movements in the window (`now_ms` -
+    window_days .. now) and when the SKU (or bin) was first seen."""
+    today = calendar.day_of(now_ms)
+    first = today - timedelta(days=policy.window_days - 1)
+    if first_seen_ms is not None:
+        first = max(first, calendar.day_of(first_seen_ms))
+    days = calendar.working_days(first, today) if first_seen_ms is not None else []
+    demand = daily_demand(picks, calendar, days)
+    pick_days = sum(1 for d in demand if d > 0)
+    if len(days) < policy.min_history_days or pick_days < MIN_PICK_DAYS:
+        return Measured(None, None, len(days), pick_days, True)
+    rate, sigma = weighted_rate(demand, policy.half_life_days)
+    return Measured(rate, sigma, len(days), pick_days, False)
+
+
+MAX_COVER_DATED = 365  # working days: a stock-out further out gets no date
+
+
+def project(
+    m: Measured, stock: float | None, *, today: date, calendar: Calendar, policy: Policy,
+    whole_units: bool = False,
+) -> Forecast:  # fmt: skip
+    """Cover, stock-out date, suggestions and urgency for `stock` now."""
+    if m.insufficient_history or m.rate is None or m.variability is None:
+        return Forecast(None, None, m.observed_days, m.pick_days, True, None, None, None, None,
+                        None)  # fmt: skip
+    rate, sigma = m.rate, m.variability
+    lead, review = policy.lead_time_days, policy.review_days
+    z = policy.z
+    reorder_point = rate * lead + z * sigma * math.sqrt(lead)
+    order_up_to = rate * (lead + review) + z * sigma * math.sqrt(lead + review)
+    cover = stockout = order = urgency = None
+    if stock is not None:
+        order = max(0.0, order_up_to - stock)
+        if whole_units:
+            order = float(math.ceil(order - 1e-6))  # not 21 for 20.000000000000014
+        if rate > 0:
+            cover = max(stock, 0.0) / rate
+            if cover <= MAX_COVER_DATED:
+                stockout = calendar.add_working_days(today, cover)
+            urgency = cover - lead
+    return Forecast(
+        rate=rate, variability=sigma, observed_days=m.observed_days, pick_days=m.pick_days,
+        insufficient_history=False, days_of_cover=cover, stockout_date=stockout,
+        suggested_reorder_point=reorder_point, suggested_order=order, urgency=urgency,
+    )  # fmt: skip
+
+
 def forecast(
     picks: Iterable[Pick],
     stock: float | None,
@@ -180,32 +246,7 @@ def forecast(
     """Rate, variability, cover and suggestions for one SKU from its
     movements in the window (`now_ms` - window_days .. now), its current
     `stock`, and when it was first seen (its oldest level)."""
-    today = calendar.day_of(now_ms)
-    first = today - timedelta(days=policy.window_days - 1)
-    if first_seen_ms is not None:
-        first = max(first, calendar.day_of(first_seen_ms))
-    days = calendar.working_days(first, today) if first_seen_ms is not None else []
-    demand = daily_demand(picks, calendar, days)
-    pick_days = sum(1 for d in demand if d > 0)
-    short = len(days) < policy.min_history_days or pick_days < MIN_PICK_DAYS
-    if short:
-        return Forecast(None, None, len(days), pick_days, True, None, None, None, None, None)
-    rate, sigma = weighted_rate(demand, policy.half_life_days)
-    lead, review = policy.lead_time_days, policy.review_days
-    z = policy.z
-    reorder_point = rate * lead + z * sigma * math.sqrt(lead)
-    order_up_to = rate * (lead + review) + z * sigma * math.sqrt(lead + review)
-    cover = stockout = order = urgency = None
-    if stock is not None:
-        order = max(0.0, order_up_to - stock)
-        if whole_units:
-            order = float(math.ceil(order - 1e-6))  # not 21 for 20.000000000000014
-        if rate > 0:
-            cover = max(stock, 0.0) / rate
-            stockout = calendar.add_working_days(today, cover)
-            urgency = cover - lead
-    return Forecast(
-        rate=rate, variability=sigma, observed_days=len(days), pick_days=pick_days,
-        insufficient_history=False, days_of_cover=cover, stockout_date=stockout,
-        suggested_reorder_point=reorder_point, suggested_order=order, urgency=urgency,
-    )  # fmt: skip
+    m = measure(picks, now_ms=now_ms, first_seen_ms=first_seen_ms, calendar=calendar,
+                policy=policy)  # fmt: skip
+    return project(m, stock, today=calendar.day_of(now_ms), calendar=calendar, policy=policy,
+                   whole_units=whole_units)  # fmt: skip

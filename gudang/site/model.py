@@ -378,6 +378,7 @@ class Site(_Strict):
     _bins: dict[str, Bin] = PrivateAttr(default_factory=dict)
     _warnings: list[Any] = PrivateAttr(default_factory=list)  # ConfigProblem, set by the loader
     _device_kinds: dict[str, DeviceKind] = PrivateAttr(default_factory=dict)
+    _calendar: Calendar | None = PrivateAttr(default=None)
     _roundings: dict[tuple[str, str, float | None, float], Rounding] = PrivateAttr(
         default_factory=dict
     )
@@ -455,10 +456,14 @@ class Site(_Strict):
 
     @property
     def calendar(self) -> Calendar:
-        r = self.replenishment
-        return Calendar(ZoneInfo(self.site.timezone),
-                        frozenset(WEEKDAYS.index(d) for d in r.closed_weekdays),
-                        frozenset(r.closed_dates))  # fmt: skip
+        if self._calendar is None:
+            r = self.replenishment
+            cal = Calendar(ZoneInfo(self.site.timezone),
+                           frozenset(WEEKDAYS.index(d) for d in r.closed_weekdays),
+                           frozenset(r.closed_dates))  # fmt: skip
+            object.__setattr__(self, "_calendar", cal)
+        assert self._calendar is not None
+        return self._calendar
 
     def policy(self, sku: Sku) -> Policy:
         """`sku`'s replenishment terms: its own, else its group's, else the site's."""
