@@ -294,16 +294,21 @@ class Adoption(BaseModel):
     responses={409: {"model": ErrorBody, "description": "refused (e.g. reorder_point < minimum)"}},
 )
 async def change_sku(request: Request, sku_id: str, body: SkuChange) -> SkuSettings:
-    """Change a SKU's minimum, reorder point, reorder quantity or target, from
-    now on (scope admin). The collector, which owns them, checks the values,
-    records who and when, judges the SKU's alerts against them at once, and
-    answers with the SKU's effective settings."""
+    """Change a SKU's minimum, reorder point, reorder quantity, target or
+    replenishment terms, from now on (scope admin). The collector, which owns
+    them, checks the values, records who and when, judges the SKU's alerts
+    against them at once, and answers with the SKU's effective settings."""
     _sku(request, sku_id)
     changes = body.model_dump(exclude={"by"}, exclude_none=True)
     if not changes:
         raise ApiError(422, "invalid_request", "nothing to change")
+    return await _update(request, sku_id, changes, body.by)
+
+
+async def _update(request: Request, sku_id: str, changes: dict[str, float], by: str) -> SkuSettings:
+    """Through the collector, which owns the settings; its refusal is a 409."""
     try:
-        now = await ctx(request).bridge.update_sku(sku_id, changes, body.by)
+        now = await ctx(request).bridge.update_sku(sku_id, changes, by)
     except BrokerUnavailable as exc:
         raise ApiError(503, "collector_unavailable", str(exc)) from exc
     if now.error is not None:
@@ -338,10 +343,4 @@ async def adopt_suggestion(request: Request, sku_id: str, body: Adoption) -> Sku
         if not plan["suggested_order"]:
             raise ApiError(409, "no_suggestion", "no order is suggested now (stock suffices)")
         changes["reorder_quantity"] = plan["suggested_order"]
-    try:
-        now = await ctx(request).bridge.update_sku(sku.id, changes, body.by)
-    except BrokerUnavailable as exc:
-        raise ApiError(503, "collector_unavailable", str(exc)) from exc
-    if now.error is not None:
-        raise ApiError(409, "settings_refused", now.error)
-    return now
+    return await _update(request, sku.id, changes, body.by)
