@@ -440,6 +440,32 @@ def demo(
         raise typer.Exit(1) from exc
 
 
+@app.command()
+def partitions(
+    site_file: Path = SiteOpt,
+    members: int = typer.Option(..., help="How many collector members share the site."),
+) -> None:
+    """Print which devices, bins and SKUs each collector member handles."""
+    from rich.table import Table
+
+    from gudang.partitions import assign
+
+    if members < 1:
+        err.print("[bold red]--members must be at least 1[/]")
+        raise typer.Exit(2)
+    site = _site(site_file)
+    parts = assign(site, members)
+    total = max(len(site.devices), 1)
+    table = Table("member", "groups", "devices", "bins", "SKUs", "share of devices")
+    for p in parts:
+        table.add_row(f"member {p.member}", str(len(p.groups)), str(len(p.devices)),
+                      str(len(p.bins)), str(len(p.skus)),
+                      f"{100 * len(p.devices) / total:.0f} %")  # fmt: skip
+    stdout.print(table)
+    for p in parts:
+        stdout.print(f"member {p.member}: {', '.join(sorted(p.devices)) or '-'}", highlight=False)
+
+
 @app.command("mqtt-acl")
 def mqtt_acl(
     site_file: Path = SiteOpt,
