@@ -361,9 +361,6 @@ class Collector:
         while True:
             try:
                 await view.refresh()
-            except StorageError as exc:
-                log.warning("forecast_failed", error=str(exc))
-            else:
                 now, calendar = now_ms(), self.site.calendar
                 for sku in self.calibration.skus.values():  # with changes made at run time
                     stock, policy = self.alerts.stock_of(sku.id), self.site.policy(sku)
@@ -372,6 +369,10 @@ class Collector:
                                  policy=policy)  # fmt: skip
                     self._alerted(self.alerts.projection(sku, f, policy.lead_time_days))
                 self._alerts_off(writer)
+            except StorageError as exc:
+                log.warning("forecast_failed", error=str(exc))
+            except Exception as exc:  # a bug: keep the collector, try again next time
+                log.exception("forecast_bug", error=repr(exc))
             if await sleep_or_stop(stop, self.forecast_every_s):
                 return
 

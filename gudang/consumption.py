@@ -22,7 +22,7 @@ from gudang.site import Site
 
 __all__ = ["ConsumptionView"]
 
-log = logs.get("api.consumption")
+log = logs.get("consumption")
 
 DAY_MS = 86_400_000
 
