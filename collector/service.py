@@ -53,10 +53,11 @@ from gudang.contract import (
 )
 from gudang.contract.ids import IDENT_PATTERN
 from gudang.contract.messages import is_alert_kind
-from gudang.contract.topics import subscription
+from gudang.contract.topics import ROOT, subscription
 from gudang.errors import ConfigError, ConfigProblem, DatabaseNotFound, StorageError
 from gudang.influx import FieldValue, InfluxClient, line, quote_ident, series_key
 from gudang.influx.schema import ALERT, BIN_STOCK
+from gudang.partitions import Partition, assign
 from gudang.replenishment import forecast
 from gudang.runtime import sleep_or_stop
 from gudang.settings import InfluxSettings, MqttSettings
@@ -83,6 +84,7 @@ class Collector:
         receive_maximum: int = 65_535,
         confirm_every_s: float = 1.0,
         forecast_every_s: float = 300.0,
+        partition: tuple[int, int] | None = None,
         batch_messages: int = 2_000,
         webhook_policy: TargetPolicy | None = None,
     ) -> None:
@@ -97,6 +99,17 @@ class Collector:
             )])  # fmt: skip
         self.spool = Spool(spool_path, spool_max_bytes)
         self.share_group = share_group
+        # A static partition (gudang/partitions.py): this member subscribes to
+        # its groups' devices, bins and SKUs only; its name says which of how many.
+        self.partition: Partition | None = None
+        if partition is not None:
+            index, members = partition
+            if share_group or not 0 <= index < members:
+                raise ConfigError("collector", [ConfigProblem(
+                    "partition", f"member {index} of {members}: needs 0 <= member < members, "
+                    "and no share group")])  # fmt: skip
+            self.partition = assign(site, members)[index]
+            member = f"p{index}of{members}"
         self.member = member or "1"
         if not re.match(IDENT_PATTERN, self.member):
             raise ConfigError("collector", [ConfigProblem(
@@ -362,7 +375,8 @@ class Collector:
             try:
                 await view.refresh()
                 now, calendar = now_ms(), self.site.calendar
-                for sku in self.calibration.skus.values():  # with changes made at run time
+                for sku_id in self._owned_skus():
+                    sku = self.calibration.skus[sku_id]  # with changes made at run time
                     stock, policy = self.alerts.stock_of(sku.id), self.site.policy(sku)
                     f = forecast(view.daily.get(sku.id, []), stock, now_ms=now,
                                  first_seen_ms=view.first_seen.get(sku.id), calendar=calendar,
@@ -492,7 +506,31 @@ class Collector:
             log.info("collector_stop", received=self.received, written=writer.points_written,
                      spooled=self.spool.points)  # fmt: skip
 
+    def _owned_skus(self) -> list[str]:
+        """The SKUs this collector keeps (all, unless it has a partition)."""
+        if self.partition is None:
+            return [k.id for k in self.site.skus]
+        return sorted(self.partition.skus)
+
+    def _partition_filters(self, p: Partition) -> list[tuple[str, int]]:
+        """Only this member's devices, bins and SKUs: its readings, their
+        statuses and edges, and the requests about them."""
+        s = self.site_id
+        names = []
+        for d in sorted(p.devices):
+            names += [topic(k, s, device_id=d) for k in
+                      (TopicKind.READING, TopicKind.TAG, TopicKind.DEVICE_STATUS)]  # fmt: skip
+        edges = {dev.edge for dev in self.site.devices if dev.id in p.devices}
+        names += [topic(TopicKind.EDGE_STATUS, s, edge_id=e) for e in sorted(edges)]
+        for subject in sorted(p.devices | p.bins | p.skus):
+            names.append(f"{ROOT}/{s}/alert/+/{subject}/ack")
+        names += [topic(TopicKind.CALIBRATE, s, bin_id=b) for b in sorted(p.bins)]
+        names += [topic(TopicKind.SKU_UPDATE, s, sku_id=k) for k in sorted(p.skus)]
+        return [(n, 1) for n in names]
+
     def _filters(self) -> list[tuple[str, int]]:
+        if self.partition is not None:
+            return self._partition_filters(self.partition)
         names = [
             subscription(TopicKind.READING, self.site_id),
             subscription(TopicKind.TAG, self.site_id),
@@ -516,6 +554,8 @@ class Collector:
         client_id = f"gudang-collector-{self.site_id}"
         if self.share_group:
             client_id += f"-{self.share_group}-{self.member}"
+        elif self.partition is not None:
+            client_id += f"-{self.member}"
         return Subscriber(
             self.mqtt, client_id, self._filters(), receive_maximum=self.receive_maximum,
             will=(self._status_topic, self._status("offline", "connection_lost")),
@@ -565,14 +605,14 @@ class Collector:
                  session_present=sub.session_present, connection=self.generation)  # fmt: skip
         # The broker may have lost or rolled back its retained copy of our
         # state (a crash restores its last autosave): say it all again.
-        for sku in self.site.skus:
-            self._results_out.append(self.requests.announce(sku.id))
+        for sku_id in self._owned_skus():  # a partition member: only its own
+            self._results_out.append(self.requests.announce(sku_id))
         self._alerts_out = self.alerts.current()  # newest per alert: supersedes pending
         # Our birth: edges send again whatever we have not confirmed (this
         # session may be new, its queue lost with a crashed broker).
         self._results_out.append((self._status_topic, self._status("online"), True))
         log.info("alerts_republished", alerts=len(self._alerts_out),
-                 skus=len(self.site.skus))  # fmt: skip
+                 skus=len(self._owned_skus()))  # fmt: skip
         self._outgoing.set()
         helpers = [asyncio.create_task(self._publish_outgoing(sub))]
         if self.confirm_every_s > 0:

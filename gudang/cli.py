@@ -166,7 +166,15 @@ def collector(
     member: str | None = typer.Option(
         None,
         envvar="GUDANG_COLLECTOR_MEMBER",
-        help="This member's name in the share group (stable: it names the broker session).",
+        help="This member's name in the share group (stable: it names the broker session); "
+        "with --members, its index 0..N-1.",
+    ),
+    members: int | None = typer.Option(
+        None,
+        min=1,
+        envvar="GUDANG_COLLECTOR_MEMBERS",
+        help="Split the site into this many static partitions (gudang partitions); this "
+        "collector handles partition --member.",
     ),
     metrics_port: int | None = typer.Option(
         None, envvar="GUDANG_COLLECTOR_METRICS_PORT", help="Serve Prometheus metrics on this port."
@@ -190,6 +198,13 @@ def collector(
     from gudang.collector.service import Collector
     from gudang.runtime import serve
 
+    partition = None
+    if members is not None:
+        if share_group or member is None or not member.isdigit() or int(member) >= members:
+            err.print(f"[bold red]--members {members} needs --member 0..{members - 1}[/] "
+                      "(and no --share-group)")  # fmt: skip
+            raise typer.Exit(2)
+        partition = (int(member), members)
     if share_group and not member:
         err.print("[bold red]--share-group needs --member NAME[/]: a stable name per collector, "
                   "so that a restarted member finds its broker session (and the messages "
@@ -208,6 +223,7 @@ def collector(
         member=member,
         confirm_every_s=confirm_every,
         forecast_every_s=forecast_every,
+        partition=partition,
     )
     if metrics_port is not None:  # the runner serves them, not the collector's constructor
         from gudang.collector.metrics import serve_metrics
