@@ -22,6 +22,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import aiomqtt
+
 from gudang import __version__, logs
 from gudang.collector.alerts.monitor import AlertMonitor
 from gudang.collector.alerts.notify import Notifier
@@ -44,6 +46,7 @@ from gudang.contract import (
     Confirmation,
     DeadLetter,
     DeviceStatus,
+    Partitioning,
     SkuUpdate,
     TagEvent,
     TopicKind,
@@ -57,7 +60,8 @@ from gudang.contract.topics import ROOT, subscription
 from gudang.errors import ConfigError, ConfigProblem, DatabaseNotFound, StorageError
 from gudang.influx import FieldValue, InfluxClient, line, quote_ident, series_key
 from gudang.influx.schema import ALERT, BIN_STOCK
-from gudang.partitions import Partition, assign
+from gudang.mqtt import make_client
+from gudang.partitions import Partition, assign, revision
 from gudang.replenishment import forecast
 from gudang.runtime import sleep_or_stop
 from gudang.settings import InfluxSettings, MqttSettings
@@ -102,6 +106,7 @@ class Collector:
         # A static partition (gudang/partitions.py): this member subscribes to
         # its groups' devices, bins and SKUs only; its name says which of how many.
         self.partition: Partition | None = None
+        self.partitioning: Partitioning | None = None
         if partition is not None:
             index, members = partition
             if share_group or not 0 <= index < members:
@@ -109,6 +114,8 @@ class Collector:
                     "partition", f"member {index} of {members}: needs 0 <= member < members, "
                     "and no share group")])  # fmt: skip
             self.partition = assign(site, members)[index]
+            self.partitioning = Partitioning(member=index, members=members,
+                                             revision=revision(site))  # fmt: skip
             member = f"p{index}of{members}"
         self.member = member or "1"
         if not re.match(IDENT_PATTERN, self.member):
@@ -325,7 +332,7 @@ class Collector:
 
     def _status(self, state: str, reason: str | None = None) -> bytes:
         status = DeviceStatus(subject="collector", id=self.member, state=state,
-                              reason=reason,
+                              reason=reason, partition=self.partitioning,
                               boot_id=self.boot_id, ts=now_ms(),
                               firmware=f"gudang {__version__}")  # fmt: skip
         return status.model_dump_json().encode()
@@ -477,7 +484,48 @@ class Collector:
 
     # -- the loops --------------------------------------------------------------
 
+    async def check_peers(self, first_s: float = 2.0, quiet_s: float = 0.3) -> None:
+        """A partition member refuses to start beside online members that split
+        the site another way (another N, or another revision of its groups):
+        both would handle some bins, or none would. Reads the members'
+        retained statuses; an unreachable broker skips the check (the MQTT
+        loop waits for it anyway)."""
+        me = self.partitioning
+        if me is None:
+            return
+        others: list[DeviceStatus] = []
+        try:
+            async with make_client(self.mqtt, f"gudang-collector-{self.site_id}-"
+                                              f"{self.member}-check") as client:  # fmt: skip
+                await client.subscribe(subscription(TopicKind.COLLECTOR_STATUS, self.site_id))
+                messages = aiter(client.messages)
+                wait = first_s
+                while True:
+                    try:
+                        msg = await asyncio.wait_for(anext(messages), wait)
+                    except TimeoutError:
+                        break  # retained statuses come at once: quiet means all seen
+                    wait = quiet_s
+                    body = msg.payload
+                    text = body if isinstance(body, bytes | bytearray) else str(body)
+                    with contextlib.suppress(ValueError):  # not a status: not a member's
+                        others.append(DeviceStatus.model_validate_json(text))
+        except aiomqtt.MqttError as exc:
+            log.warning("partition_check_skipped", error=str(exc))
+            return
+        for o in others:
+            p = o.partition
+            if o.state != "online" or o.id == self.member or p is None:
+                continue
+            if (p.members, p.revision) != (me.members, me.revision):
+                raise ConfigError("collector", [ConfigProblem("partition", (
+                    f"member {o.id} is online with {p.members} members, site revision "
+                    f"{p.revision}; this one has {me.members} members, revision {me.revision}: "
+                    "stop every member, then start them all with the same --members and site "
+                    "file (docs/operations.md)"))])  # fmt: skip
+
     async def run(self, stop: asyncio.Event) -> None:
+        await self.check_peers()
         async with InfluxClient(self.influx) as db:
             self._seed_from_spool()
             writer = DurableWriter(db, self.spool, self.release)

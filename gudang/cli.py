@@ -229,7 +229,11 @@ def collector(
         from gudang.collector.metrics import serve_metrics
 
         serve_metrics(collector_.metrics, metrics_host, metrics_port)
-    serve(collector_.run)
+    try:
+        serve(collector_.run)
+    except ConfigError as exc:  # e.g. members splitting the site another way
+        _print_config_error(exc)
+        raise typer.Exit(2) from exc
 
 
 @app.command()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from gudang.site import Site
 
-__all__ = ["Group", "Partition", "assign", "groups"]
+__all__ = ["Group", "Partition", "assign", "groups", "revision"]
 
 
 @dataclass
@@ -102,6 +102,14 @@ def groups(site: Site) -> list[Group]:
         g.key = min(g.devices)
         out.append(g)
     return sorted(out, key=lambda g: g.key)
+
+
+def revision(site: Site) -> str:
+    """A digest of the site's groups (what decides the assignment): members
+    that disagree on it would split the work differently."""
+    text = "\n".join(f"{g.key}|{','.join(sorted(g.devices))}|{','.join(sorted(g.bins))}|"
+                     f"{','.join(sorted(g.skus))}" for g in groups(site))  # fmt: skip
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _score(key: str, member: int) -> int:

@@ -39,6 +39,7 @@ __all__ = [
     "DeviceStatus",
     "LocalizedText",
     "MassUnit",
+    "Partitioning",
     "TagEvent",
     "WeightReading",
     "is_alert_kind",
@@ -150,6 +151,18 @@ DeviceReason = Literal[
 """Why a device or edge is not `online` (docs/edge.md has the table)."""
 
 
+class Partitioning(BaseModel):
+    """Which static partition a collector member handles (gudang partitions)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    member: int = Field(ge=0, le=999)
+    members: int = Field(ge=1, le=1000)
+    revision: str = Field(
+        pattern=r"^[0-9a-f]{16}$", description="Of the site's groups: members must agree on it."
+    )
+
+
 class DeviceStatus(_Message):
     """Retained birth / last-will of an edge process, of one device behind it,
     or of a collector (member)."""
@@ -187,6 +200,9 @@ class DeviceStatus(_Message):
         "device's edge in the site file.",
     )
     boot_id: BootId | None = None
+    partition: Partitioning | None = Field(
+        default=None, description="A collector member on a static partition: which."
+    )
     ts: EpochMillis | None = Field(default=None, description="When the state began.")
     protocol: Name | None = None
     firmware: Name | None = Field(default=None, description="gudang version, or device firmware.")

@@ -92,5 +92,17 @@ def test_two_members_each_take_their_groups_and_together_everything(
         "q": """SELECT count("delta_qty") FROM "movement" WHERE "kind" = 'pick'""",
     }).json()  # fmt: skip
     assert body["results"][0]["series"][0]["values"][0][1] == 8  # one pick per bin, none lost
+
+    # A member that would split the site another way refuses to start while
+    # these two are online: another N, or the same N on a changed site file.
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(site_file.read_text().replace(
+        "devices:\n", "devices:\n  - {id: s9, protocol: ad-continuous, port: /dev/null/9}\n"))  # fmt: skip
+    for name, site, n, i in (("three", site_file, 3, 2), ("changed", changed, 2, 1)):
+        stray = spawn("collector", "--site", str(site), "--members", str(n), "--member", str(i),
+                      name=name, GUDANG_COLLECTOR_SPOOL=str(tmp_path / f"{name}.db"),
+                      GUDANG_COLLECTOR_STATE=str(tmp_path / f"{name}-state.db"))  # fmt: skip
+        assert stray.proc.wait(timeout=30) == 2, stray.tail()
+        assert "stop every member, then start them all" in " ".join(stray.tail().split())
     for m in members:
         assert m.stop() == 0
