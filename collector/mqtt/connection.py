@@ -49,6 +49,8 @@ from gudang.collector.mqtt.codec import (
 from gudang.errors import TransportError
 from gudang.settings import MqttSettings
 
+SUBSCRIBE_FILTERS = 200  # per SUBSCRIBE: ~20 KiB of topic filters at most
+
 __all__ = ["ConnectionLost", "Subscriber"]
 
 _P = TypeVar("_P", Connack, Suback)
@@ -192,8 +194,13 @@ class Subscriber:
         if connack.reason != 0:
             raise ConnectionLost(f"broker refused the connection (reason {connack.reason:#x})")
         self.session_present = connack.session_present
-        if self.filters:
-            self._write(encode_subscribe(self._packet_id(), self.filters))
+        # In pieces: a partition member of a large site has thousands of
+        # filters, and one SUBSCRIBE of them all would be over the broker's
+        # max_packet_size (65 KiB in the shipped Mosquitto).
+        for i in range(0, len(self.filters), SUBSCRIBE_FILTERS):
+            self._write(
+                encode_subscribe(self._packet_id(), self.filters[i : i + SUBSCRIBE_FILTERS])
+            )
             suback = await self._expect(Suback)
             if any(code > 2 for code in suback.reasons):
                 raise ConnectionLost(f"subscription refused: {suback.reasons}")

@@ -4,6 +4,8 @@ means redelivery of exactly what was not acknowledged."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +176,18 @@ async def test_batches_iterate_in_order_and_end_with_the_connection(
             await asyncio.wait_for(consume(), 30)
     assert got == [str(i).encode() for i in range(50)]
     private_mosquitto.start()
+
+
+async def test_thousands_of_filters_fit_the_shipped_brokers_packet_limit(
+    tmp_path: Path, shipped_broker: Callable[..., MosquittoServer]
+) -> None:
+    """A partition member of a large site subscribes to a few topics per
+    device: sent as one SUBSCRIBE, 3,000 filters (~150 KiB) are over the
+    shipped Mosquitto's max_packet_size (65 KiB) and the broker hangs up."""
+    broker = shipped_broker(tmp_path, "user collector\ntopic read gudang/#\n",
+                            {"collector": "secret-pw"})  # fmt: skip
+    settings = MqttSettings(host=broker.host, port=broker.port, username="collector",
+                            password="secret-pw")  # fmt: skip
+    filters = [(f"gudang/v1/big/device/scale-{i:05d}/reading", 1) for i in range(3000)]
+    async with Subscriber(settings, "big-member", filters, clean_start=True) as sub:
+        assert sub.session_present is False
