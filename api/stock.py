@@ -16,7 +16,7 @@ from gudang.api.live import Level
 from gudang.api.models import ReorderItem, StockStatus
 from gudang.consumption import ConsumptionView as Consumption
 from gudang.contract import SkuSettings, now_ms
-from gudang.contract.messages import SKU_SETTINGS
+from gudang.contract.messages import SKU_SETTINGS, SKU_TERMS
 from gudang.replenishment import project
 from gudang.site import Bin, Site, Sku
 
@@ -138,7 +138,7 @@ def effective(site: Site, settings: Mapping[str, SkuSettings]) -> dict[str, Sku]
         if now is not None:
             changed = now.model_dump(include={"unit_weight_kg", *SKU_SETTINGS})
             # A term the SKU does not set itself (null) keeps its group's or the site's.
-            for k in ("lead_time_days", "service_level", "review_days"):
+            for k in SKU_TERMS:
                 if changed[k] is None:
                     del changed[k]
             sku = sku.model_copy(update=changed)

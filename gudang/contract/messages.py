@@ -20,6 +20,7 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "SCHEMA_VERSION",
     "SKU_SETTINGS",
+    "SKU_TERMS",
     "Acknowledgement",
     "Alert",
     "AlertAck",
@@ -334,8 +335,10 @@ class CalibrationResult(_Message):
 
 # A SKU's settings that can change at run time (SkuUpdate), by name: one list
 # for the contract, the collector that keeps them and the API that shows them.
-SKU_SETTINGS = ("minimum", "reorder_point", "reorder_quantity", "target", "lead_time_days",
-                "service_level", "review_days")  # fmt: skip
+# The replenishment terms among them: null in SkuSettings when the SKU has none
+# of its own (its group's or the site's apply).
+SKU_TERMS = ("lead_time_days", "service_level", "review_days")
+SKU_SETTINGS = ("minimum", "reorder_point", "reorder_quantity", "target", *SKU_TERMS)
 LeadTimeDays = Annotated[float, Field(gt=0, le=365, allow_inf_nan=False)]
 ServiceLevel = Annotated[float, Field(ge=0.5, le=0.999, allow_inf_nan=False)]
 
