@@ -110,6 +110,15 @@ class StockEngine:
         if history is not None:
             history.add(ts, net_kg, se_kg)
 
+    def newest_levels(self) -> list[tuple[Bin, float]]:
+        """Each bin's newest stable level known (net kg), for the bins that have one."""
+        out = []
+        for b in self.site.bins:
+            last = self.history[b.id].last
+            if last is not None:
+                out.append((b, last[1]))
+        return out
+
     def latest(self, bin_id: str) -> Latest | None:
         return self._latest.get(bin_id)
 

@@ -426,6 +426,7 @@ class Collector:
         if levels:
             log.info("seeded_from_spool", bins=len(levels),
                      levels=sum(len(v) for v in levels.values()))  # fmt: skip
+            self.alerts.resume(self.engine.newest_levels())
 
     async def _prepare_db(
         self, db: InfluxClient, writer: DurableWriter, stop: asyncio.Event
@@ -443,6 +444,7 @@ class Collector:
             version = await db.ping()
             await db.ensure_database()
             lines = await self._seed(db)
+            self.alerts.resume(self.engine.newest_levels())  # SKU totals whole at once
         except StorageError as exc:
             log.warning("influx_unavailable", url=redact(self.influx.url), error=str(exc),
                         retry_in_s=retry_s)  # fmt: skip

@@ -3,11 +3,13 @@ movement anomalies. Feeds ``AlertBook`` and keeps its state on disk."""
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gudang import logs
 from gudang.collector.alerts import texts
 from gudang.collector.alerts.rules import AlertBook, Condition
 from gudang.collector.alerts.store import AlertStore
@@ -20,6 +22,8 @@ from gudang.replenishment import Forecast
 from gudang.site import Bin, Site, Sku
 
 __all__ = ["AlertMonitor"]
+
+log = logs.get("collector.alerts")
 
 
 NOISY_COUNT = 3
@@ -70,6 +74,38 @@ class AlertMonitor:
         self._devices_of_edge: dict[str, list[str]] = {}
         for d in site.devices:
             self._devices_of_edge.setdefault(d.edge, []).append(d.id)
+        self._restore_pending(self.store.pending())
+
+    def _restore_pending(self, body: str) -> None:
+        """Dwell timers and off bins as the last flush left them (the state
+        file is the collector's own; an unreadable document only costs the
+        timers, which start again)."""
+        try:
+            doc = json.loads(body)
+            self.book.restore_timers({k: [(a, b, int(t)) for a, b, t in doc.get(k, [])]
+                                      for k in ("raise", "clear")})  # fmt: skip
+            bins = {b.id for b in self.site.bins}
+            for bin_id, (residual, anomalies, recent) in doc.get("off", {}).items():
+                if bin_id in bins:
+                    recent_ts = deque(map(int, recent), maxlen=NOISY_COUNT)
+                    self._off[bin_id] = _Off(float(residual), int(anomalies), recent_ts)
+        except (ValueError, TypeError, AttributeError) as exc:
+            log.warning("alert_pending_unreadable", error=repr(exc))
+
+    def _pending(self) -> str:
+        timers = self.book.timers()
+        off = {b: [o.residual, o.anomalies, list(o.recent)] for b, o in self._off.items()}
+        if not (timers["raise"] or timers["clear"] or off):
+            return "{}"
+        return json.dumps({**timers, "off": off}, sort_keys=True)
+
+    def resume(self, levels: list[tuple[Bin, float]]) -> None:
+        """Each bin's newest level known at start-up (InfluxDB, the spool), so
+        SKU totals are whole at once, as before a restart, instead of waiting
+        for every bin to speak again. A bin heard since keeps its own."""
+        for b, net_kg in levels:
+            if b.id not in self._bin_qty:
+                self._stock(b, net_kg, 0, judge=False)
 
     def _record(self, alert: Alert | None, out: list[Alert]) -> None:
         if alert is not None:
@@ -143,7 +179,7 @@ class AlertMonitor:
             if b.id in self._off:
                 self._off[b.id] = _Off()  # pieces of the old weight say nothing now
 
-    def _stock(self, b: Bin, net_kg: float, ts: int) -> list[Alert]:
+    def _stock(self, b: Bin, net_kg: float, ts: int, *, judge: bool = True) -> list[Alert]:
         """Keep each SKU's total up to date in O(1) per reading (a SKU may span
         hundreds of bins); evaluate its alerts once every bin has spoken."""
         sku_id = b.sku
@@ -162,7 +198,7 @@ class AlertMonitor:
             self._sku_total[sku_id] = sum(self._bin_qty[x.id] for x in self._bins_of_sku[sku_id])
         else:
             self._sku_total[sku_id] += qty - (before if before is not None else 0.0)
-        return self._judge(sku_id, ts)
+        return self._judge(sku_id, ts) if judge else []
 
     def settings_changed(self, sku_id: str, ts: int) -> list[Alert]:
         """New thresholds: judge the SKU's current total against them now."""
@@ -350,7 +386,9 @@ class AlertMonitor:
         return self.store.latest()
 
     def flush(self) -> None:
-        """Make every transition so far durable (before acknowledging its cause)."""
+        """Make every transition so far, and what is pending, durable (before
+        acknowledging its cause)."""
+        self.store.save_pending(self._pending())
         self.store.flush()
 
     def close(self) -> None:

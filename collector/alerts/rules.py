@@ -41,6 +41,19 @@ class AlertBook:
             if a.state != "cleared":
                 self.active[(a.kind, a.subject)] = a
 
+    def timers(self) -> dict[str, list[tuple[str, str, int]]]:
+        """The dwell timers running now (raise and clear: since when), to keep
+        across a restart: without them a restart in the middle of a dwell
+        raises or clears later than an uninterrupted run would."""
+        return {
+            "raise": [(k, s, t) for (k, s), t in sorted(self._raise.items())],
+            "clear": [(k, s, t) for (k, s), t in sorted(self._clear.items())],
+        }
+
+    def restore_timers(self, timers: dict[str, list[tuple[AlertKind, str, int]]]) -> None:
+        self._raise = {(k, s): t for k, s, t in timers.get("raise", [])}
+        self._clear = {(k, s): t for k, s, t in timers.get("clear", []) if (k, s) in self.active}
+
     def observe(
         self,
         kind: AlertKind,

@@ -4,6 +4,8 @@ and a rack's reader stay in one process; together they store everything."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,10 +15,18 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gudang.contract import WeightReading
 from gudang.partitions import assign
-from gudang.services import free_port
+from gudang.services import InfluxServer, free_port
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import load_site
-from gudang.testing import GudangProcess, MqttRecorder, wait_for
+from gudang.testing import (
+    GudangProcess,
+    MqttRecorder,
+    influx_rows,
+    publish_all,
+    reading_stream,
+    step_payloads,
+    wait_for,
+)
 
 SITE = """\
 site: {{id: {site_id}, name: Partitions}}
@@ -106,3 +116,139 @@ def test_two_members_each_take_their_groups_and_together_everything(
         assert "stop every member, then start them all" in " ".join(stray.tail().split())
     for m in members:
         assert m.stop() == 0
+
+
+# --- Three members against one collector --------------------------------------
+
+# SKUs spanning several scales (A on three, B and D on two), single-scale SKUs,
+# and a badge reader that ties rack A's bins to it: five groups, three members.
+SCALES = [f"t{i}" for i in range(9)]  # names that give every member a group
+BINS = {"A": ["t0", "t1", "t2"], "B": ["t3", "t4"], "C": ["t5"], "D": ["t6", "t7"], "E": ["t8"]}
+# Kinds judged on the readings' own time; device liveness and the stock-out
+# projection follow the wall clock, which differs between any two runs.
+READING_KINDS = ("low_stock", "reorder_point", "movement_anomaly")
+
+
+def _equivalence_site(path: Path, site_id: str) -> Path:
+    devices = [f"  - {{id: {d}, protocol: ad-continuous, port: /dev/null/{d}, division_kg: 0.1}}"
+               for d in SCALES]  # fmt: skip
+    devices.append("  - {id: r-a, protocol: rdm6300, port: /dev/null/r-a, bay: RA}")
+    skus, bins = [], []
+    for sku, scales in BINS.items():
+        start = 200 * len(scales)  # reading_stream starts every scale at 200 pieces
+        skus.append(f"  - {{id: {sku}, name: {sku}, unit: pcs, unit_weight_kg: 7.4, "
+                    f"minimum: {start - 8}, reorder_point: {start}, reorder_quantity: 50, "
+                    "hysteresis: 3}")  # fmt: skip
+        bins += [f"  - {{id: {sku}{d}, rack: R{sku}, device: {d}, sku: {sku}, tare_kg: 60}}"
+                 for d in scales]  # fmt: skip
+    path.write_text(
+        f"site: {{id: {site_id}, name: Equivalence}}\ndevices:\n" + "\n".join(devices)
+        + "\nskus:\n" + "\n".join(skus) + "\nbins:\n" + "\n".join(bins)
+        + "\nalerts: {dwell_s: 3}\n"
+    )  # fmt: skip
+    return path
+
+
+def _outcome(influx: InfluxSettings) -> dict[str, object]:
+    """Everything a collector decided, in a form two runs can be compared by."""
+    moves = influx_rows(influx, 'SELECT "kind", "delta_qty", "delta_kg" FROM "movement" '
+                                'GROUP BY "bin", "sku"')  # fmt: skip
+    levels = influx_rows(influx, 'SELECT last("qty") FROM "bin_stock" GROUP BY "bin"')
+    alerts = influx_rows(influx, 'SELECT "state", "value" FROM "alert" GROUP BY "kind", "subject"')
+    return {
+        "movements": sorted(
+            (m["bin"], m["sku"], m["time"], m["kind"], m["delta_qty"], round(m["delta_kg"], 6))
+            for m in moves
+        ),
+        "stock": {r["bin"]: round(r["last"], 6) for r in levels},
+        "alerts": sorted(
+            (a["kind"], a["subject"], a["time"], a["state"], a["value"])
+            for a in alerts
+            if a["kind"] in READING_KINDS
+        ),
+    }
+
+
+def _count(influx: InfluxSettings) -> int:
+    rows = influx_rows(influx, 'SELECT count("seq") FROM "reading"')
+    return int(rows[0]["count"]) if rows else 0
+
+
+def test_three_members_with_one_killed_decide_exactly_what_one_collector_does(
+    tmp_path: Path,
+    mqtt_settings: MqttSettings,
+    influxdb: InfluxServer,
+    spawn: Callable[..., GudangProcess],
+) -> None:
+    """The same seeded picks and puts go to one collector and to three
+    members; one member is SIGKILLed mid-stream and restarted under its
+    index. Movements, final stock and every alert transition are the same."""
+    one_db = InfluxSettings(url=influxdb.url, database="one_collector")
+    parts_db = InfluxSettings(url=influxdb.url, database="three_members")
+    one_site = _equivalence_site(tmp_path / "one.yaml", "one")
+    parts_site = _equivalence_site(tmp_path / "parts.yaml", "parts")
+    parts = assign(load_site(parts_site), 3)
+    assert all(p.groups for p in parts), [sorted(p.devices) for p in parts]
+    assert any(set(BINS["A"]) | {"r-a"} <= p.devices for p in parts)  # A's scales and reader
+    victim = max(parts, key=lambda p: len(p.devices)).member
+    share = len(parts[victim].devices & set(SCALES))
+
+    def start(site: Path, name: str, db: InfluxSettings, *args: str) -> GudangProcess:
+        port = free_port()
+        proc = spawn("collector", "--site", str(site), "--metrics-port", str(port), *args,
+                     name=name, GUDANG_INFLUX__URL=db.url, GUDANG_INFLUX__DATABASE=db.database,
+                     GUDANG_COLLECTOR_SPOOL=str(tmp_path / f"{name}-spool.db"),
+                     GUDANG_COLLECTOR_STATE=str(tmp_path / f"{name}-state.db"))  # fmt: skip
+        proc.metrics_port = port  # type: ignore[attr-defined]
+        return proc
+
+    def member(i: int) -> GudangProcess:
+        return start(parts_site, f"member{i}", parts_db, "--members", "3", "--member", str(i))
+
+    one = start(one_site, "one", one_db)
+    members = [member(i) for i in range(3)]
+    wait_for(lambda: all(p.logged("mqtt_subscribed") for p in (one, *members)), timeout=30,
+             what="four collectors subscribed")  # fmt: skip
+
+    steps = reading_stream(SCALES, 300, seed=17)  # 2,700 readings a run, 1 s apart per scale
+    stream = [m for pair in zip(step_payloads("one", steps), step_payloads("parts", steps),
+                                strict=True) for m in pair]  # fmt: skip
+    sent = [0]
+    errors: list[BaseException] = []
+
+    def publish() -> None:
+        try:
+            publish_all(mqtt_settings, stream, rate=1500, sent=sent, client_id="equivalence")
+        except BaseException as exc:  # surfaced by the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=publish, daemon=True)
+    thread.start()
+    mine = 300 * share  # readings the victim must store
+    wait_for(lambda: _stored(members[victim].metrics_port) >= mine // 3,  # type: ignore[attr-defined]
+             timeout=60, what="the victim a third through its share")  # fmt: skip
+    members[victim].kill()
+    killed_at = _count(parts_db)
+    members[victim] = member(victim)  # same index: same session, spool and state
+    thread.join(timeout=120)
+    assert not thread.is_alive() and not errors, errors
+    total = len(steps)
+    wait_for(lambda: _count(one_db) == total and _count(parts_db) == total, timeout=60,
+             interval=0.5, what=f"{total} readings in both databases")  # fmt: skip
+    assert killed_at < total, "the kill came too late to mean anything"
+    resumed = members[victim].events()
+    assert any(e["event"] == "mqtt_subscribed" and e.get("session_present") for e in resumed), (
+        "the restarted member should find its broker session"
+    )
+
+    want = _outcome(one_db)
+    assert len(want["movements"]) > 500  # type: ignore[arg-type]
+    states = {a[3] for a in want["alerts"]}  # type: ignore[attr-defined]
+    assert {"raised", "cleared"} <= states, "the stream should cross thresholds both ways"
+    with contextlib.suppress(AssertionError):  # the comparison below says what differs
+        wait_for(lambda: _outcome(parts_db) == want, timeout=30, what="the same decisions")
+    got = _outcome(parts_db)
+    for key in want:
+        assert got[key] == want[key], key
+    for p in (one, *members):
+        assert p.stop() == 0, p.tail()

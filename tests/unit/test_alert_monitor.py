@@ -12,6 +12,7 @@ from gudang.collector.calibration import Calibration
 from gudang.collector.engine import StockEngine
 from gudang.contract import Alert, DeviceStatus, WeightReading
 from gudang.site import Site, parse_site
+from gudang.testing import reading_stream
 
 T0 = 1_764_000_000_000
 HOUR = 3_600_000
@@ -313,3 +314,68 @@ def test_a_projected_stock_out_is_raised_held_and_cleared(feed: Feed) -> None:
     assert kinds(again) == [("stockout_projected", "RB", "raised")]
     assert kinds(feed.monitor.projection(rebar, f(None), 7)) == [
         ("stockout_projected", "RB", "cleared")]  # fmt: skip
+
+
+RESTART_SITE = parse_site("""\
+site: {id: s1, name: Restarts}
+devices:
+  - {id: a, protocol: ad-continuous, port: /dev/ttyUSB0, division_kg: 0.1}
+  - {id: b, protocol: ad-continuous, port: /dev/ttyUSB1, division_kg: 0.1}
+skus:
+  - {id: RB, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 404, reorder_point: 410, reorder_quantity: 50, hysteresis: 3}
+bins:
+  - {id: A, rack: R, device: a, sku: RB, tare_kg: 60}
+  - {id: B, rack: R, device: b, sku: RB, tare_kg: 60}
+alerts: {dwell_s: 3}
+""")  # fmt: skip
+
+
+def _restart_stream() -> list[tuple[str, int, float]]:
+    """(device, ts, gross kg): a seeded walk around the thresholds of RB,
+    with half a bar off on one scale for a while (an anomaly raised, then
+    put right)."""
+    steps = reading_stream(["a", "b"], 120, seed=17, t0=T0)
+    out = []
+    for s in steps:
+        off = 0.5 * BAR if s.device == "a" and 30 <= s.seq < 60 else 0.0
+        out.append((s.device, s.ts, round(s.gross_kg + off, 1)))
+    return out
+
+
+def _transitions(alerts: list[Alert]) -> list[tuple[str, str, str, int, float | None]]:
+    return [(a.kind, a.subject, a.state, a.updated_at, a.value) for a in alerts]
+
+
+def _run(feed: Feed, stream: list[tuple[str, int, float]]) -> list[Alert]:
+    return [a for device, ts, kg in stream for a in feed.reading(device, kg, ts)]
+
+
+def test_a_restart_anywhere_in_the_stream_changes_no_alert_transition(tmp_path: Path) -> None:
+    """Stopped after any reading (its state flushed, as the collector does
+    before acknowledging) and started again, with each bin's last level
+    learned again as the collector does from InfluxDB: the same transitions,
+    at the same times, as a run that never stopped. Dwell timers and off
+    bins are part of the state; so are SKU totals (no waiting for every bin
+    to speak again)."""
+    stream = _restart_stream()
+    whole = Feed(RESTART_SITE, tmp_path / "whole.db")
+    want = _transitions(_run(whole, stream))
+    whole.close()
+    assert {("low_stock", "raised"), ("low_stock", "cleared"), ("movement_anomaly", "raised"),
+            ("movement_anomaly", "cleared")} <= {(k, s) for k, _, s, _, _ in want}  # fmt: skip
+    for cut in range(1, len(stream), 3):
+        state = tmp_path / f"cut{cut}.db"
+        first = Feed(RESTART_SITE, state)
+        got = _run(first, stream[:cut])
+        first.monitor.flush()
+        levels = {b.id: first.engine.history[b.id].last for b in RESTART_SITE.bins}
+        first.close()
+        second = Feed(RESTART_SITE, state)
+        for bin_id, last in levels.items():
+            if last is not None:
+                second.engine.seed(bin_id, *last)  # as from InfluxDB
+        second.monitor.resume(second.engine.newest_levels())
+        second.seq = cut
+        got += _run(second, stream[cut:])
+        second.close()
+        assert _transitions(got) == want, f"restarted after reading {cut}"
