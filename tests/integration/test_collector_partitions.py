@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -149,24 +150,30 @@ def _equivalence_site(path: Path, site_id: str) -> Path:
     return path
 
 
-def _outcome(influx: InfluxSettings) -> dict[str, object]:
+class Outcome(NamedTuple):
+    movements: list[tuple[str, str, int, str, float, float]]
+    stock: dict[str, float]
+    alerts: list[tuple[str, str, int, str, float | None]]
+
+
+def _outcome(influx: InfluxSettings) -> Outcome:
     """Everything a collector decided, in a form two runs can be compared by."""
     moves = influx_rows(influx, 'SELECT "kind", "delta_qty", "delta_kg" FROM "movement" '
                                 'GROUP BY "bin", "sku"')  # fmt: skip
     levels = influx_rows(influx, 'SELECT last("qty") FROM "bin_stock" GROUP BY "bin"')
     alerts = influx_rows(influx, 'SELECT "state", "value" FROM "alert" GROUP BY "kind", "subject"')
-    return {
-        "movements": sorted(
+    return Outcome(
+        movements=sorted(
             (m["bin"], m["sku"], m["time"], m["kind"], m["delta_qty"], round(m["delta_kg"], 6))
             for m in moves
         ),
-        "stock": {r["bin"]: round(r["last"], 6) for r in levels},
-        "alerts": sorted(
+        stock={r["bin"]: round(r["last"], 6) for r in levels},
+        alerts=sorted(
             (a["kind"], a["subject"], a["time"], a["state"], a["value"])
             for a in alerts
             if a["kind"] in READING_KINDS
         ),
-    }
+    )
 
 
 def _count(influx: InfluxSettings) -> int:
@@ -193,13 +200,15 @@ def test_three_members_with_one_killed_decide_exactly_what_one_collector_does(
     victim = max(parts, key=lambda p: len(p.devices)).member
     share = len(parts[victim].devices & set(SCALES))
 
+    metrics: dict[str, int] = {}  # process name -> its metrics port
+
     def start(site: Path, name: str, db: InfluxSettings, *args: str) -> GudangProcess:
         port = free_port()
         proc = spawn("collector", "--site", str(site), "--metrics-port", str(port), *args,
                      name=name, GUDANG_INFLUX__URL=db.url, GUDANG_INFLUX__DATABASE=db.database,
                      GUDANG_COLLECTOR_SPOOL=str(tmp_path / f"{name}-spool.db"),
                      GUDANG_COLLECTOR_STATE=str(tmp_path / f"{name}-state.db"))  # fmt: skip
-        proc.metrics_port = port  # type: ignore[attr-defined]
+        metrics[name] = port
         return proc
 
     def member(i: int) -> GudangProcess:
@@ -225,7 +234,7 @@ def test_three_members_with_one_killed_decide_exactly_what_one_collector_does(
     thread = threading.Thread(target=publish, daemon=True)
     thread.start()
     mine = 300 * share  # readings the victim must store
-    wait_for(lambda: _stored(members[victim].metrics_port) >= mine // 3,  # type: ignore[attr-defined]
+    wait_for(lambda: _stored(metrics[f"member{victim}"]) >= mine // 3,
              timeout=60, what="the victim a third through its share")  # fmt: skip
     members[victim].kill()
     killed_at = _count(parts_db)
@@ -242,13 +251,14 @@ def test_three_members_with_one_killed_decide_exactly_what_one_collector_does(
     )
 
     want = _outcome(one_db)
-    assert len(want["movements"]) > 500  # type: ignore[arg-type]
-    states = {a[3] for a in want["alerts"]}  # type: ignore[attr-defined]
+    assert len(want.movements) > 500
+    states = {a[3] for a in want.alerts}
     assert {"raised", "cleared"} <= states, "the stream should cross thresholds both ways"
     with contextlib.suppress(AssertionError):  # the comparison below says what differs
         wait_for(lambda: _outcome(parts_db) == want, timeout=30, what="the same decisions")
     got = _outcome(parts_db)
-    for key in want:
-        assert got[key] == want[key], key
+    assert got.movements == want.movements
+    assert got.stock == want.stock
+    assert got.alerts == want.alerts
     for p in (one, *members):
         assert p.stop() == 0, p.tail()
