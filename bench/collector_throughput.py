@@ -11,15 +11,21 @@ InfluxDB's count instead, as earlier versions did, took influxd 0.1-0.2 s a
 query during the drain and stamped the end up to 0.3 s late.
 
     .venv/bin/python bench/collector_throughput.py --readings 100000
+    .venv/bin/python bench/collector_throughput.py --members 1,2,3
 
-Prints:
-- backlog drain: N readings queued in the collector's persistent session while
-  it is stopped, then drained (readings/s from start to all queryable);
+Prints, for each member count (one collector, or the members of a
+partitioned one, `--members N --member I`), on a fresh broker and database:
+- backlog drain: N readings queued in the collectors' persistent sessions
+  while they are stopped, then drained (readings/s from start to all durable);
 - sustained: N readings published as fast as the publisher can while the
-  collector runs (readings/s from the first publish to all queryable);
+  collectors run (readings/s from the first publish to all durable);
 - latency at a steady 2,000 readings/s: p50/p99 from publish to queryable;
-- the same sustained and latency figures for a naive collector (paho, one
-  HTTP write per message, as tutorials do).
+- where the CPU went (collector members, Mosquitto, influxd, publisher);
+then a table of them, and the sustained rate of a naive collector (paho, one
+HTTP write per message, as tutorials do) on fresh servers of its own.
+
+The site: 200 scales, 50 SKUs on four scales each (50 groups that a
+partitioned collector keeps whole), and a probe scale for latency.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +58,7 @@ from gudang.testing import GudangProcess, service_env, wait_for
 
 SITE = "bench"
 DEVICES = 200
+BINS_PER_SKU = 4  # SKUs on four scales each: 50 groups that must stay whole (partitions)
 T0 = 1_764_000_000_000
 
 
@@ -58,16 +68,19 @@ def write_site(path: Path) -> None:
         f"  - {{id: s{i}, protocol: ad-continuous, port: /dev/null/{i}}}" for i in range(DEVICES)
     ]
     lines += ["  - {id: probe, protocol: ad-continuous, port: /dev/null/probe}"]  # latency probe
+    lines += ["skus:"]
     lines += [
-        "skus:",
-        "  - {id: RB, name: Rebar, unit: pcs, unit_weight_kg: 7.4, minimum: 5, reorder_point: 10,"
-        " reorder_quantity: 50}",
-        "bins:",
+        f"  - {{id: RB{k}, name: Rebar {k}, unit: pcs, unit_weight_kg: 7.4, minimum: 5, "
+        "reorder_point: 10, reorder_quantity: 50}"
+        for k in range(DEVICES // BINS_PER_SKU + 1)
     ]
+    lines += ["bins:"]
     lines += [
-        f"  - {{id: b{i}, rack: R, device: s{i}, sku: RB, tare_kg: 10}}" for i in range(DEVICES)
+        f"  - {{id: b{i}, rack: R, device: s{i}, sku: RB{i // BINS_PER_SKU}, tare_kg: 10}}"
+        for i in range(DEVICES)
     ]
-    lines += ["  - {id: bprobe, rack: P, device: probe, sku: RB, tare_kg: 10}"]
+    lines += [f"  - {{id: bprobe, rack: P, device: probe, sku: RB{DEVICES // BINS_PER_SKU}, "
+              "tare_kg: 10}"]  # fmt: skip
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -97,7 +110,7 @@ async def _pipelined_publish(
     sent = 0
     started = time.perf_counter()
     while acked < len(messages):
-        burst = []
+        burst: list[bytes] = []
         while sent < len(messages) and sent - acked < window and len(burst) < 500:
             if rate is not None and started + sent / rate > time.perf_counter():
                 break
@@ -268,23 +281,30 @@ def cpu_s(pid: int | list[int] | None) -> float:
 
 
 class CpuShare:
-    """CPU of the broker, the database and the collector over one phase, as
-    %% of one core: where the machine's two cores went."""
+    """CPU of the broker, the database and the collector(s) over one phase, as
+    %% of one core: where the machine's two cores went (each member's share
+    in brackets when there are several)."""
 
     def __init__(self, **pids: int | list[int] | None) -> None:
         self.pids = pids
         self.start = {k: cpu_s(p) for k, p in pids.items()}
+        self.each = {k: [cpu_s(x) for x in p] for k, p in pids.items() if isinstance(p, list)}
         self.t0 = time.perf_counter()
 
     def report(self) -> str:
         wall = time.perf_counter() - self.t0
-        used = {k: cpu_s(p) - self.start[k] for k, p in self.pids.items()}
-        parts = [f"{k} {100 * s / wall:.0f}%" for k, s in used.items()]
+        parts = []
+        for k, p in self.pids.items():
+            part = f"{k} {100 * (cpu_s(p) - self.start[k]) / wall:.0f}%"
+            if isinstance(p, list) and len(p) > 1:
+                each = [100 * (cpu_s(x) - s) / wall for x, s in zip(p, self.each[k], strict=True)]
+                part += " (" + "+".join(f"{e:.0f}" for e in each) + ")"
+            parts.append(part)
         return "CPU (% of one core): " + ", ".join(parts)
 
 
 class Collectors:
-    """One or more collector processes, stopped together."""
+    """One collector, or the N members of a partitioned one, stopped together."""
 
     def __init__(self, procs: list[GudangProcess], metrics_ports: list[int]) -> None:
         self.metrics_ports = metrics_ports
@@ -329,133 +349,177 @@ class NaiveCollector:
         self.client.disconnect()
 
 
+@dataclass
+class Figures:
+    members: int
+    drain: float  # readings/s from the collectors' start
+    drain_subscribed: float  # from their subscription
+    sustained: float
+    p50_ms: float
+    p99_ms: float
+    drain_cpu: str
+    sustained_cpu: str
+
+
+@contextmanager
+def servers(folder: Path, n: int) -> Iterator[tuple[MosquittoServer, InfluxServer]]:
+    """A fresh Mosquitto and influxd: every member count starts from the same
+    empty database and broker."""
+    broker = MosquittoServer(folder / "mq", max_queued_messages=2 * n + 100_000)
+    db = InfluxServer(folder / "influx")
+    broker.start()
+    db.start()
+    try:
+        yield broker, db
+    finally:
+        broker.stop()
+        db.stop()
+
+
+def run(members: int, args: argparse.Namespace, folder: Path) -> Figures:
+    """Drain, sustained and latency with `members` collectors (one, or the
+    members of a partitioned collector: `--members N --member I`)."""
+    n = args.readings
+    folder.mkdir()
+    with servers(folder, n) as (broker, db):
+        mqtt_s = MqttSettings(host=broker.host, port=broker.port)
+        influx_s = InfluxSettings(url=db.url, database="bench")
+        site = folder / "site.yaml"
+        write_site(site)
+        env = service_env(mqtt_s, influx_s, GUDANG_LOG_LEVEL="info")  # events, not messages
+        starts: list[int] = []
+
+        def start_one(k: int, metrics_port: int) -> GudangProcess:
+            cmd = ["collector", "--site", str(site), "--confirm-every", str(args.confirm_every),
+                   "--metrics-port", str(metrics_port)]  # fmt: skip
+            if members > 1:
+                cmd += ["--members", str(members), "--member", str(k)]
+            own = {**env, "GUDANG_COLLECTOR_SPOOL": str(folder / f"spool{k}.db"),
+                   "GUDANG_COLLECTOR_STATE": str(folder / f"state{k}.db")}  # fmt: skip
+            starts.append(k)  # a log per start: each start's events are its own
+            return GudangProcess(cmd, own, folder / f"collector{k}-{len(starts)}.log")
+
+        def start_collector() -> Collectors:
+            ports = [free_port() for _ in range(members)]
+            procs = Collectors([start_one(k, p) for k, p in enumerate(ports)], ports)
+            wait_for(lambda: all(p.logged("mqtt_subscribed") for p in procs.procs),
+                     timeout=60, what="collectors subscribed")  # fmt: skip
+            return procs
+
+        label = f"[{members} member{'s' if members > 1 else ''}]"
+        # 1. backlog drain: the sessions exist (started once), then fill while stopped
+        collector = start_collector()
+        collector.stop()
+        pub = Publisher(broker.port, n, "drain", T0)
+        queued_at = pub.go()
+        pub.join()
+        queued_s = time.perf_counter() - queued_at
+        print(f"{label} publisher alone (collectors stopped): {n / queued_s:,.0f} messages/s "
+              "into the sessions: the ceiling of 'sustained'", flush=True)  # fmt: skip
+        # Timed from the collectors' start (Python's start-up included) and,
+        # more telling for a long backlog, from their subscription (the first
+        # `mqtt_subscribed` log line) to the last reading durable.
+        started = time.perf_counter()
+        collector = start_collector()
+        cpu = CpuShare(collector=collector.pids, mosquitto=broker.pid, influxd=db.pid)
+        done = wait_durable(collector.metrics_ports, 0, influx_s, "drain", n)
+        drain = n / (done - started)
+        subscribed = min(_logged_at(p, "mqtt_subscribed") for p in collector.procs)
+        from_sub = n / (time.time() - (time.perf_counter() - done) - subscribed)
+        drain_cpu = cpu.report()
+        print(f"{label} backlog drain: {n:,} readings queued -> {drain:,.0f} readings/s from "
+              f"the start, {from_sub:,.0f} readings/s from the subscription  [{drain_cpu}]",
+              flush=True)  # fmt: skip
+
+        # 2. sustained while publishing
+        base = sum(durable(p) for p in collector.metrics_ports)
+        pub = Publisher(broker.port, n, "live", T0 + 2 * n)
+        started = pub.go()
+        cpu = CpuShare(collector=collector.pids, mosquitto=broker.pid, influxd=db.pid,
+                       publisher=pub.pid)  # fmt: skip
+        sustained = n / (wait_durable(collector.metrics_ports, base, influx_s, "live", n)
+                         - started)  # fmt: skip
+        sustained_cpu = cpu.report()
+        pub.join()
+        print(f"{label} sustained: {n:,} readings published while running -> "
+              f"{sustained:,.0f} readings/s  [{sustained_cpu}]", flush=True)  # fmt: skip
+
+        # 3. latency at a steady 2,000/s
+        steady_n = int(2000 * (args.latency_seconds + 2))
+        pub = publish_process(broker.port, steady_n, "steady", T0 + 4 * n, rate=2000)
+        time.sleep(1)  # the load is on before the first probe
+        QUERY_MS.clear()
+        lat = latency_probe(mqtt_s, influx_s, args.latency_seconds, "probe")
+        pub.join()
+        wait_count(influx_s, "steady", steady_n)
+        print(f"{label} latency at 2,000/s: p50 {pct(lat, 50):.0f} ms, p99 {pct(lat, 99):.0f} ms "
+              f"({len(lat)} probes; one probe query takes p50 {pct(QUERY_MS, 50):.0f} ms)",
+              flush=True)  # fmt: skip
+        collector.stop()
+        return Figures(members, drain, from_sub, sustained, pct(lat, 50), pct(lat, 99),
+                       drain_cpu, sustained_cpu)  # fmt: skip
+
+
+def naive_baseline(m: int, folder: Path) -> float:
+    """The tutorial collector on its own fresh servers: readings/s."""
+    folder.mkdir()
+    with servers(folder, m) as (broker, db):
+        mqtt_s = MqttSettings(host=broker.host, port=broker.port)
+        influx_s = InfluxSettings(url=db.url, database="bench")
+        httpx.post(f"{db.url}/query", data={"q": "CREATE DATABASE bench"}).raise_for_status()
+        naive = NaiveCollector(mqtt_s, influx_s)
+        wait_for(lambda: naive.client.is_connected(), what="naive collector connected")
+        time.sleep(0.5)  # its SUBACK (paho does not say)
+        pub = Publisher(broker.port, m, "naive", T0 + 6 * m)
+        started = pub.go()
+        wait_for(lambda: naive.written >= m, timeout=600, interval=0.02, what="naive writes")
+        rate = m / (time.perf_counter() - started)
+        wait_count(influx_s, "naive", m, budget_s=10)  # and all there
+        pub.join()
+        naive.stop()
+        return rate
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--readings", type=int, default=100_000)
-    ap.add_argument("--naive-readings", type=int, default=10_000)
+    ap.add_argument("--naive-readings", type=int, default=10_000, help="0: no naive baseline")
     ap.add_argument("--latency-seconds", type=float, default=15.0)
     ap.add_argument(
-        "--collectors", type=int, default=1, help="members of one shared subscription group"
-    )
+        "--members", default="1",
+        help="member counts to measure, e.g. 1,2,3 (a partitioned collector: --members N)",
+    )  # fmt: skip
     ap.add_argument(
         "--confirm-every", type=float, default=1.0,
         help="the collector's confirmations to the edges (0: off), to measure their cost",
     )  # fmt: skip
     args = ap.parse_args()
-    n = args.readings
+    try:
+        counts = [int(x) for x in args.members.split(",")]
+    except ValueError:
+        ap.error(f"--members: a comma-separated list of counts, got {args.members!r}")
+    if not counts or min(counts) < 1 or max(counts) > 16:
+        ap.error("--members: counts from 1 to 16")
+    if not 1_000 <= args.readings <= 2_000_000:
+        ap.error("--readings: 1,000 to 2,000,000")
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        broker = MosquittoServer(tmp / "mq", max_queued_messages=2 * n + 100_000)
-        db = InfluxServer(tmp / "influx")
-        broker.start()
-        db.start()
-        try:
-            mqtt_s = MqttSettings(host=broker.host, port=broker.port)
-            influx_s = InfluxSettings(url=db.url, database="bench")
-            site = tmp / "site.yaml"
-            write_site(site)
-            env = service_env(mqtt_s, influx_s, GUDANG_LOG_LEVEL="info")  # events, not messages
-
-            starts: list[int] = []
-
-            def start_one(k: int, metrics_port: int) -> GudangProcess:
-                cmd = ["collector", "--site", str(site), "--confirm-every", str(args.confirm_every),
-                       "--metrics-port", str(metrics_port)]  # fmt: skip
-                if args.collectors > 1:
-                    cmd += ["--share-group", "bench", "--member", f"m{k}"]
-                own = {**env, "GUDANG_COLLECTOR_SPOOL": str(tmp / f"spool{k}.db"),
-                       "GUDANG_COLLECTOR_STATE": str(tmp / f"state{k}.db")}  # fmt: skip
-                starts.append(k)  # a log per start: each start's events are its own
-                return GudangProcess(cmd, own, tmp / f"collector{k}-{len(starts)}.log")
-
-            def start_collector() -> Collectors:
-                ports = [free_port() for _ in range(args.collectors)]
-                procs = Collectors([start_one(k, p) for k, p in enumerate(ports)], ports)
-                wait_for(lambda: all(p.logged("mqtt_subscribed") for p in procs.procs),
-                         timeout=60, what="collectors subscribed")  # fmt: skip
-                return procs
-
-            # 1. backlog drain
-            collector = start_collector()
-            collector.stop()
-            pub = Publisher(broker.port, n, "drain", T0)
-            queued_at = pub.go()
-            pub.join()
-            queued_s = time.perf_counter() - queued_at
-            print(f"publisher alone (collector stopped): {n / queued_s:,.0f} messages/s "
-                  "into the session: the ceiling of 'sustained'", flush=True)  # fmt: skip
-            # Timed from the collector's start (Python's start-up included)
-            # and, more telling for a long backlog, from its subscription (the
-            # time in its `mqtt_subscribed` log line) to the last point.
-            started = time.perf_counter()
-            collector = start_collector()
-            cpu = CpuShare(collector=collector.pids, mosquitto=broker.pid, influxd=db.pid)
-            done = wait_durable(collector.metrics_ports, 0, influx_s, "drain", n)
-            drain = n / (done - started)
-            subscribed = min(_logged_at(p, "mqtt_subscribed") for p in collector.procs)
-            steady = n / (time.time() - (time.perf_counter() - done) - subscribed)
-            print(
-                f"backlog drain: {n:,} readings queued in the session -> {drain:,.0f} readings/s"
-                f" from the collector's start, {steady:,.0f} readings/s from its subscription"
-                f"  [{cpu.report()}]",
-                flush=True,
-            )
-
-            # 2. sustained while publishing
-            base = sum(durable(p) for p in collector.metrics_ports)
-            pub = Publisher(broker.port, n, "live", T0 + 2 * n)
-            started = pub.go()
-            cpu = CpuShare(collector=collector.pids, mosquitto=broker.pid, influxd=db.pid,
-                           publisher=pub.pid)  # fmt: skip
-            sustained = n / (wait_durable(collector.metrics_ports, base, influx_s, "live", n)
-                             - started)  # fmt: skip
-            usage = cpu.report()
-            pub.join()
-            print(
-                f"sustained:     {n:,} readings published while running "
-                f"-> {sustained:,.0f} readings/s  [{usage}]",
-                flush=True,
-            )
-
-            # 3. latency at a steady 2,000/s
-            steady_n = int(2000 * (args.latency_seconds + 2))
-            pub = publish_process(broker.port, steady_n, "steady", T0 + 4 * n, rate=2000)
-            time.sleep(1)
-            lat = latency_probe(mqtt_s, influx_s, args.latency_seconds, "probe")
-            pub.join()
-            wait_count(influx_s, "steady", steady_n)
-            print(f"latency at 2,000/s: p50 {pct(lat, 50):.0f} ms, p99 {pct(lat, 99):.0f} ms "
-                  f"({len(lat)} probes; one probe query takes p50 {pct(QUERY_MS, 50):.0f} ms)",
-                  flush=True)  # fmt: skip
-            collector.stop()
-
-            # 4. naive baseline, same broker and database
-            naive = NaiveCollector(mqtt_s, influx_s)
-            time.sleep(0.5)
-            m = args.naive_readings
-            pub = Publisher(broker.port, m, "naive", T0 + 6 * n)
-            started = pub.go()
-            wait_for(lambda: naive.written >= m, timeout=600, interval=0.02, what="naive writes")
-            naive_rate = m / (time.perf_counter() - started)
-            wait_count(influx_s, "naive", m, budget_s=10)  # and all there
-            pub.join()
-            print(f"naive baseline: {m:,} readings -> {naive_rate:,.0f} readings/s", flush=True)
-            naive.stop()
-            print(
-                f"ratio sustained/naive: {sustained / naive_rate:.1f}x; "
-                f"drain/naive: {drain / naive_rate:.1f}x"
-            )
-        finally:
-            broker.stop()
-            db.stop()
-
-
-def count_db_exists(influx: InfluxSettings) -> bool:
-    body = httpx.get(f"{influx.url}/query", params={"q": "SHOW DATABASES"}).json()
-    values = body["results"][0].get("series", [{}])[0].get("values", [])
-    return [influx.database] in values
+        figures = [run(k, args, tmp / f"members{k}") for k in counts]
+        naive = naive_baseline(args.naive_readings, tmp / "naive") if args.naive_readings else 0
+    print(f"\n{args.readings:,} readings a phase; exact counts verified in InfluxDB every phase")
+    print(f"{'members':>7} {'drain/s':>9} {'(from sub)':>10} {'sustained/s':>11} "
+          f"{'p50 ms':>6} {'p99 ms':>6}   drain CPU")  # fmt: skip
+    for f in figures:
+        print(f"{f.members:>7} {f.drain:>9,.0f} {f.drain_subscribed:>10,.0f} {f.sustained:>11,.0f} "
+              f"{f.p50_ms:>6.0f} {f.p99_ms:>6.0f}   {f.drain_cpu}")  # fmt: skip
+    if naive:
+        print(
+            f"naive baseline: {args.naive_readings:,} readings -> {naive:,.0f} readings/s; "
+            f"sustained/naive {figures[0].sustained / naive:.1f}x, "
+            f"drain/naive {figures[0].drain / naive:.1f}x ({figures[0].members} member(s))"
+        )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -54,7 +53,6 @@ from gudang.contract import (
     now_ms,
     topic,
 )
-from gudang.contract.ids import IDENT_PATTERN
 from gudang.contract.messages import is_alert_kind
 from gudang.contract.topics import ROOT, subscription
 from gudang.errors import ConfigError, ConfigProblem, DatabaseNotFound, StorageError
@@ -83,8 +81,6 @@ class Collector:
         spool_path: Path,
         spool_max_bytes: int = 512 * 1024 * 1024,
         state_path: Path | None = None,
-        share_group: str | None = None,
-        member: str | None = None,
         receive_maximum: int = 65_535,
         confirm_every_s: float = 1.0,
         forecast_every_s: float = 300.0,
@@ -102,26 +98,21 @@ class Collector:
                 f"{spool_max_bytes} is below {MIN_SPOOL_BYTES} (16 MiB), the room one batch needs",
             )])  # fmt: skip
         self.spool = Spool(spool_path, spool_max_bytes)
-        self.share_group = share_group
         # A static partition (gudang/partitions.py): this member subscribes to
         # its groups' devices, bins and SKUs only; its name says which of how many.
         self.partition: Partition | None = None
         self.partitioning: Partitioning | None = None
         if partition is not None:
             index, members = partition
-            if share_group or not 0 <= index < members:
+            if not 0 <= index < members:
                 raise ConfigError("collector", [ConfigProblem(
-                    "partition", f"member {index} of {members}: needs 0 <= member < members, "
-                    "and no share group")])  # fmt: skip
+                    "partition", f"member {index} of {members}: needs 0 <= member < members",
+                )])  # fmt: skip
             self.partition = assign(site, members)[index]
             self.partitioning = Partitioning(member=index, members=members,
                                              revision=revision(site))  # fmt: skip
-            member = f"p{index}of{members}"
-        self.member = member or "1"
-        if not re.match(IDENT_PATTERN, self.member):
-            raise ConfigError("collector", [ConfigProblem(
-                "member", f"{self.member[:80]!r} is not a name (1-64 of A-Z a-z 0-9 _ . -)"
-            )])  # fmt: skip
+        # The status and session name: "1" alone, "p<I>of<N>" as a member.
+        self.member = "1" if partition is None else f"p{partition[0]}of{partition[1]}"
         self.receive_maximum = receive_maximum
         # Messages per engine round: small enough that the writer starts on
         # the first points while the rest of a backlog is still being read.
@@ -585,9 +576,6 @@ class Collector:
             subscription(TopicKind.READING, self.site_id),
             subscription(TopicKind.TAG, self.site_id),
         ]
-        if self.share_group:
-            names = [f"$share/{self.share_group}/{n}" for n in names]
-        # State topics go to every member: each keeps its own alert view.
         names += [
             subscription(TopicKind.DEVICE_STATUS, self.site_id),
             subscription(TopicKind.EDGE_STATUS, self.site_id),
@@ -599,12 +587,10 @@ class Collector:
 
     def _subscriber(self) -> Subscriber:
         # Fixed id + persistent session: the broker keeps our messages while we
-        # are away (up to its max_queued_messages). Shared members need their
-        # own, equally fixed ids: a restarted member resumes its session.
+        # are away (up to its max_queued_messages). Partition members have
+        # their own, equally fixed ids: a restarted member resumes its session.
         client_id = f"gudang-collector-{self.site_id}"
-        if self.share_group:
-            client_id += f"-{self.share_group}-{self.member}"
-        elif self.partition is not None:
+        if self.partition is not None:
             client_id += f"-{self.member}"
         return Subscriber(
             self.mqtt, client_id, self._filters(), receive_maximum=self.receive_maximum,

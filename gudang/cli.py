@@ -160,14 +160,12 @@ def collector(
         envvar="GUDANG_COLLECTOR_STATE",
         help="Alert state, kept across restarts.",
     ),
-    share_group: str | None = typer.Option(
-        None, help="Join a shared subscription group to split the load with other collectors."
-    ),
-    member: str | None = typer.Option(
+    member: int | None = typer.Option(
         None,
+        min=0,
         envvar="GUDANG_COLLECTOR_MEMBER",
-        help="This member's name in the share group (stable: it names the broker session); "
-        "with --members, its index 0..N-1.",
+        help="With --members N: which partition this collector handles, 0..N-1 (stable: it "
+        "names the broker session).",
     ),
     members: int | None = typer.Option(
         None,
@@ -199,17 +197,13 @@ def collector(
     from gudang.runtime import serve
 
     partition = None
-    if members is not None:
-        if share_group or member is None or not member.isdigit() or int(member) >= members:
-            err.print(f"[bold red]--members {members} needs --member 0..{members - 1}[/] "
-                      "(and no --share-group)")  # fmt: skip
+    if members is not None or member is not None:
+        if members is None or member is None or member >= members:
+            last = "N-1" if members is None else members - 1
+            err.print(f"[bold red]--members N and --member 0..{last} go together[/] "
+                      "(docs/collector.md, Scaling out)")  # fmt: skip
             raise typer.Exit(2)
-        partition = (int(member), members)
-    if share_group and not member:
-        err.print("[bold red]--share-group needs --member NAME[/]: a stable name per collector, "
-                  "so that a restarted member finds its broker session (and the messages "
-                  "in it) again")  # fmt: skip
-        raise typer.Exit(2)
+        partition = (member, members)
     settings = _settings()
     collector_ = Collector(
         _site(site_file),
@@ -219,8 +213,6 @@ def collector(
         spool_path=spool,
         spool_max_bytes=spool_max_mb * 1024 * 1024,
         state_path=state,
-        share_group=share_group,
-        member=member,
         confirm_every_s=confirm_every,
         forecast_every_s=forecast_every,
         partition=partition,

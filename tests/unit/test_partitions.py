@@ -84,3 +84,14 @@ def test_partitions_command_prints_the_assignment() -> None:
     assert "rfid-bay-a" in text and "scale-a1" in text
     bad = CliRunner().invoke(app, ["partitions", "--site", str(EXAMPLE), "--members", "0"])
     assert bad.exit_code == 2
+
+
+def test_collector_member_and_members_go_together() -> None:
+    """Refused before anything starts: a member index alone, members alone,
+    an index out of range; shared subscriptions are gone (not correct)."""
+    for args in (["--member", "1"], ["--members", "2"], ["--members", "2", "--member", "2"]):
+        result = CliRunner().invoke(app, ["collector", "--site", str(EXAMPLE), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert "go together" in result.output or "0..1" in result.output, result.output
+    gone = CliRunner().invoke(app, ["collector", "--site", str(EXAMPLE), "--share-group", "g"])
+    assert gone.exit_code == 2 and "No such option" in gone.output
