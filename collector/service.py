@@ -21,8 +21,6 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import aiomqtt
-
 from gudang import __version__, logs
 from gudang.collector.alerts.monitor import AlertMonitor
 from gudang.collector.alerts.notify import Notifier
@@ -33,6 +31,7 @@ from gudang.collector.engine import StockEngine
 from gudang.collector.intake import Control, Intake, Refused, refuse
 from gudang.collector.metrics import CollectorMetrics
 from gudang.collector.mqtt import ConnectionLost, Publish, Subscriber
+from gudang.collector.mqtt.filters import SubscribedFilters
 from gudang.collector.requests import Outcome, Requests
 from gudang.collector.seed import spooled_levels
 from gudang.collector.spool import MIN_SPOOL_BYTES, Spool
@@ -58,7 +57,6 @@ from gudang.contract.topics import ROOT, subscription
 from gudang.errors import ConfigError, ConfigProblem, DatabaseNotFound, StorageError
 from gudang.influx import FieldValue, InfluxClient, line, quote_ident, series_key
 from gudang.influx.schema import ALERT, BIN_STOCK
-from gudang.mqtt import make_client
 from gudang.partitions import Partition, assign, revision
 from gudang.replenishment import forecast
 from gudang.runtime import sleep_or_stop
@@ -119,6 +117,7 @@ class Collector:
         self.batch_messages = batch_messages
         state = state_path or spool_path.with_name("state.db")
         self.calibration = Calibration(site, state)
+        self.subscribed = SubscribedFilters(state)
         self.engine = StockEngine(site, self.calibration)
         self.alerts = AlertMonitor(site, self.calibration, state)
         self.requests = Requests(site, self.calibration, self.engine, self.alerts)
@@ -486,24 +485,32 @@ class Collector:
         me = self.partitioning
         if me is None:
             return
+        # A connection of its own, that must not harm the member's session:
+        # the shipped broker names every session after its user, so this one
+        # is the member's session too there. Hence no clean start, a short
+        # expiry (the member's own connection sets it back), and QoS 0 for the
+        # statuses: retained, they come at once, ahead of any message queued
+        # in the session; those (at most `receive_maximum`) are not
+        # acknowledged, so the broker sends them again to the real connection.
+        status = subscription(TopicKind.COLLECTOR_STATUS, self.site_id)
+        members_prefix = status.split("+", 1)[0]
         others: list[DeviceStatus] = []
         try:
-            async with make_client(self.mqtt, f"gudang-collector-{self.site_id}-"
-                                              f"{self.member}-check") as client:  # fmt: skip
-                await client.subscribe(subscription(TopicKind.COLLECTOR_STATUS, self.site_id))
-                messages = aiter(client.messages)
+            async with Subscriber(self.mqtt, f"{self._client_id()}-check", [(status, 0)],
+                                  receive_maximum=16, session_expiry_s=60) as sub:  # fmt: skip
                 wait = first_s
                 while True:
                     try:
-                        msg = await asyncio.wait_for(anext(messages), wait)
+                        batch = await asyncio.wait_for(sub.batch(), wait)
                     except TimeoutError:
                         break  # retained statuses come at once: quiet means all seen
                     wait = quiet_s
-                    body = msg.payload
-                    text = body if isinstance(body, bytes | bytearray) else str(body)
-                    with contextlib.suppress(ValueError):  # not a status: not a member's
-                        others.append(DeviceStatus.model_validate_json(text))
-        except aiomqtt.MqttError as exc:
+                    for msg in batch:
+                        if msg.qos == 0 and msg.topic.startswith(members_prefix):
+                            with contextlib.suppress(ValueError):  # not a status: not a member's
+                                others.append(DeviceStatus.model_validate_json(msg.payload))
+                await sub.unsubscribe([status])
+        except ConnectionLost as exc:
             log.warning("partition_check_skipped", error=str(exc))
             return
         for o in others:
@@ -544,6 +551,7 @@ class Collector:
             self.spool.close()
             self.alerts.close()
             self.calibration.close()
+            self.subscribed.close()
             log.info("collector_stop", received=self.received, written=writer.points_written,
                      spooled=self.spool.points)  # fmt: skip
 
@@ -585,16 +593,27 @@ class Collector:
         ]
         return [(n, 1) for n in names]
 
+    def _client_id(self) -> str:
+        if self.partitioning is None:
+            return f"gudang-collector-{self.site_id}"
+        return f"gudang-collector-{self.site_id}-{self.partitioning.member}"
+
     def _subscriber(self) -> Subscriber:
         # Fixed id + persistent session: the broker keeps our messages while we
-        # are away (up to its max_queued_messages). Partition members have
-        # their own, equally fixed ids: a restarted member resumes its session.
-        client_id = f"gudang-collector-{self.site_id}"
-        if self.partition is not None:
-            client_id += f"-{self.member}"
+        # are away (up to its max_queued_messages). A partition member's id is
+        # its index alone, as the shipped broker's (its MQTT user,
+        # collector-<I>): it keeps its session when N changes, and sheds the
+        # filters it no longer needs (`stale`). A member that has no record of
+        # its filters (a new state file) starts its session afresh: whatever
+        # an old one holds is unknown; edges send again what is unconfirmed.
+        filters = self._filters()
+        stale = self.subscribed.stale([n for n, _ in filters])
+        if stale:
+            log.info("mqtt_stale_filters", filters=len(stale))
         return Subscriber(
-            self.mqtt, client_id, self._filters(), receive_maximum=self.receive_maximum,
+            self.mqtt, self._client_id(), filters, receive_maximum=self.receive_maximum,
             will=(self._status_topic, self._status("offline", "connection_lost")),
+            stale=stale, clean_start=self.partition is not None and not self.subscribed.known,
         )  # fmt: skip
 
     async def _mqtt_loop(
@@ -637,6 +656,7 @@ class Collector:
         self.generation += 1
         self._dead_out = []  # unacknowledged: the broker sends their messages again
         self._sub = sub
+        self.subscribed.save([n for n, _ in sub.filters])
         log.info("mqtt_subscribed", host=self.mqtt.host, port=self.mqtt.port,
                  session_present=sub.session_present, connection=self.generation)  # fmt: skip
         # The broker may have lost or rolled back its retained copy of our

@@ -2,7 +2,7 @@
 only its own devices' topics, the collector and the API only theirs.
 
 MQTT users are the edge ids (one credential per edge PC), `collector` (or
-`collector-<member>` for each member of a shared collector group), `api`, and
+`collector-<I>` for each member I of a partitioned collector), `api`, and
 `monitor` (the broker's healthcheck: `$SYS` only). The broker config ties
 each session to its user (`use_username_as_clientid`), so one user can never
 take over another's session. Anonymous clients are refused
@@ -19,12 +19,17 @@ from gudang.site import Site
 __all__ = ["acl", "collector_users"]
 
 
-def collector_users(members: list[str] | None = None) -> list[str]:
-    """The collector's MQTT users: `collector`, or one per shared member."""
-    return [f"collector-{m}" for m in members] if members else ["collector"]
+def collector_users(members: int | None = None) -> list[str]:
+    """The collector's MQTT users: `collector`, or `collector-<I>` for each
+    member of a partitioned one (`gudang collector --members N --member I`).
+    One user each: the broker names each session after its user, and two
+    members sharing one would take each other's session over. Every member
+    may use every collector topic: the partition is the members' own
+    agreement, and a member's topics change with N and the site file."""
+    return [f"collector-{i}" for i in range(members)] if members else ["collector"]
 
 
-def acl(site: Site, collector_members: list[str] | None = None) -> str:
+def acl(site: Site, collector_members: int | None = None) -> str:
     p = f"{ROOT}/{site.site.id}"
     out = [
         f"# Mosquitto ACL for site {site.site.id}, made by `gudang mqtt-acl` from the site file.",

@@ -482,17 +482,17 @@ def partitions(
 def mqtt_acl(
     site_file: Path = SiteOpt,
     out: Path | None = typer.Option(None, help="Write here instead of standard output."),
-    collector_members: str | None = typer.Option(
+    collector_members: int | None = typer.Option(
         None,
-        help="Members of a shared collector group, comma separated (e.g. 1,2): one user "
-        "collector-<member> each instead of the single user collector.",
+        min=1,
+        help="Members of a partitioned collector (its --members N): users collector-0 .. "
+        "collector-<N-1> instead of the single user collector.",
     ),
 ) -> None:
     """Print the Mosquitto ACL for a site: each edge only its devices' topics."""
     from gudang.acl import acl
 
-    members = [m.strip() for m in collector_members.split(",")] if collector_members else None
-    text = acl(_site(site_file), members)
+    text = acl(_site(site_file), collector_members)
     if out is None:
         print(text, end="")
     else:

@@ -30,6 +30,7 @@ __all__ = [
     "Puback",
     "Publish",
     "Suback",
+    "Unsuback",
     "encode_connect",
     "encode_disconnect",
     "encode_pingreq",
@@ -37,10 +38,11 @@ __all__ = [
     "encode_pubacks",
     "encode_publish",
     "encode_subscribe",
+    "encode_unsubscribe",
 ]
 
 CONNECT, CONNACK, PUBLISH, PUBACK = 1, 2, 3, 4
-SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 12, 13, 14
+SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 10, 11, 12, 13, 14
 MAX_PACKET = 1 << 20  # we advertise this Maximum Packet Size to the broker
 
 
@@ -72,6 +74,12 @@ class Suback:
 
 
 @dataclass(frozen=True, slots=True)
+class Unsuback:
+    packet_id: int
+    reasons: list[int]  # 0x00 removed, 0x11 there was none; others: refused
+
+
+@dataclass(frozen=True, slots=True)
 class Puback:
     packet_id: int
     reason: int
@@ -87,7 +95,7 @@ class Disconnect:
     reason: int
 
 
-Packet = Publish | Connack | Suback | Puback | Pingresp | Disconnect
+Packet = Publish | Connack | Suback | Unsuback | Puback | Pingresp | Disconnect
 
 
 def _varint(n: int) -> bytes:
@@ -146,6 +154,13 @@ def encode_subscribe(packet_id: int, filters: list[tuple[str, int]]) -> bytes:
     for name, qos in filters:
         body += _str(name) + bytes([qos & 0x03])
     return _packet((SUBSCRIBE << 4) | 0x02, body)
+
+
+def encode_unsubscribe(packet_id: int, filters: list[str]) -> bytes:
+    body = packet_id.to_bytes(2, "big") + b"\x00"
+    for name in filters:
+        body += _str(name)
+    return _packet((UNSUBSCRIBE << 4) | 0x02, body)
 
 
 def encode_publish(
@@ -250,6 +265,9 @@ def _parse(first: int, body: bytes) -> Packet:
         if kind == SUBACK:
             plen, at = _props_len(body, 2)
             return Suback(int.from_bytes(body[0:2], "big"), list(body[at + plen :]))
+        if kind == UNSUBACK:
+            plen, at = _props_len(body, 2)
+            return Unsuback(int.from_bytes(body[0:2], "big"), list(body[at + plen :]))
         if kind == PUBACK:
             return Puback(int.from_bytes(body[0:2], "big"), body[2] if len(body) > 2 else 0)
         if kind == PINGRESP:

@@ -39,12 +39,14 @@ from gudang.collector.mqtt.codec import (
     Puback,
     Publish,
     Suback,
+    Unsuback,
     encode_connect,
     encode_disconnect,
     encode_pingreq,
     encode_pubacks,
     encode_publish,
     encode_subscribe,
+    encode_unsubscribe,
 )
 from gudang.errors import TransportError
 from gudang.settings import MqttSettings
@@ -53,7 +55,7 @@ SUBSCRIBE_FILTERS = 200  # per SUBSCRIBE: ~20 KiB of topic filters at most
 
 __all__ = ["ConnectionLost", "Subscriber"]
 
-_P = TypeVar("_P", Connack, Suback)
+_P = TypeVar("_P", Connack, Suback, Unsuback)
 
 
 class ConnectionLost(TransportError):
@@ -82,10 +84,18 @@ class Subscriber:
         receive_maximum: int = 20_000,
         timeout_s: float = 10.0,
         will: tuple[str, bytes] | None = None,
+        stale: list[str] | None = None,
+        session_expiry_s: int = 0xFFFFFFFF,
     ) -> None:
+        """`stale`: filters a kept session may still hold from an earlier run
+        that are no longer ours (a partition member after N or the site
+        changed): removed before subscribing, or their messages would keep
+        coming here as well as to their new owner."""
         self.settings = settings
         self.client_id = client_id
         self.filters = filters
+        self.stale = stale or []
+        self.session_expiry_s = session_expiry_s  # kept while we are away (max: for ever)
         self.clean_start = clean_start
         self.receive_maximum = receive_maximum
         self.timeout_s = timeout_s
@@ -95,7 +105,7 @@ class Subscriber:
         self._inbox: list[Publish] = []
         self._arrived = asyncio.Event()
         self._transport: asyncio.Transport | None = None
-        self._control: asyncio.Queue[Connack | Suback] = asyncio.Queue()
+        self._control: asyncio.Queue[Connack | Suback | Unsuback] = asyncio.Queue()
         self._pending: dict[int, asyncio.Future[int]] = {}
         self._next_id = 0
         self._error: Exception | None = None
@@ -115,7 +125,7 @@ class Subscriber:
                     fut = self._pending.pop(packet.packet_id, None)
                     if fut is not None and not fut.done():
                         fut.set_result(packet.reason)
-                elif isinstance(packet, Connack | Suback):
+                elif isinstance(packet, Connack | Suback | Unsuback):
                     self._control.put_nowait(packet)
                 elif isinstance(packet, Disconnect):
                     self._fail(ConnectionLost(f"broker disconnected us (reason {packet.reason})"))
@@ -184,6 +194,7 @@ class Subscriber:
                 self.client_id,
                 keepalive=s.keepalive,
                 clean_start=self.clean_start,
+                session_expiry_s=self.session_expiry_s,
                 receive_maximum=self.receive_maximum,
                 username=s.username,
                 password=password,
@@ -194,6 +205,8 @@ class Subscriber:
         if connack.reason != 0:
             raise ConnectionLost(f"broker refused the connection (reason {connack.reason:#x})")
         self.session_present = connack.session_present
+        if self.session_present:
+            await self.unsubscribe(self.stale)
         # In pieces: a partition member of a large site has thousands of
         # filters, and one SUBSCRIBE of them all would be over the broker's
         # max_packet_size (65 KiB in the shipped Mosquitto).
@@ -204,6 +217,14 @@ class Subscriber:
             suback = await self._expect(Suback)
             if any(code > 2 for code in suback.reasons):
                 raise ConnectionLost(f"subscription refused: {suback.reasons}")
+
+    async def unsubscribe(self, filters: list[str]) -> None:
+        """Remove these filters from the session (in pieces, as subscribing)."""
+        for i in range(0, len(filters), SUBSCRIBE_FILTERS):
+            self._write(encode_unsubscribe(self._packet_id(), filters[i : i + SUBSCRIBE_FILTERS]))
+            unsuback = await self._expect(Unsuback)
+            if any(code not in (0x00, 0x11) for code in unsuback.reasons):  # 0x11: had none
+                raise ConnectionLost(f"unsubscribe refused: {unsuback.reasons}")
 
     async def __aexit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gudang.contract import WeightReading
 from gudang.partitions import assign
-from gudang.services import InfluxServer, free_port
+from gudang.services import InfluxServer, MosquittoServer, free_port
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import load_site
 from gudang.testing import (
@@ -262,3 +262,67 @@ def test_three_members_with_one_killed_decide_exactly_what_one_collector_does(
     assert got.alerts == want.alerts
     for p in (one, *members):
         assert p.stop() == 0, p.tail()
+
+
+def test_a_member_sheds_the_groups_it_gave_away_when_n_changes(
+    tmp_path: Path,
+    site_id: str,
+    spawn: Callable[..., GudangProcess],
+    shipped_broker: Callable[..., MosquittoServer],
+) -> None:
+    """With the shipped broker (each member its own user, the session named
+    after it), two members become three: member 0 keeps its session, and
+    with it the subscriptions of the groups that moved to member 2. It must
+    remove them, or it counts those devices' readings as well as member 2."""
+    from gudang.acl import acl
+
+    site_file = _site(tmp_path, site_id)
+    site = load_site(site_file)
+    two, three = assign(site, 2), assign(site, 3)
+    moved = two[0].devices & three[2].devices
+    assert moved, "the test site must move a group from member 0 to the new member"
+    users = {f"collector-{i}": f"pw{i}" for i in range(3)} | {"edge-1": "e-pw"}
+    broker = shipped_broker(tmp_path / "broker", acl(site, 3), users)
+    ports = [free_port() for _ in range(3)]
+
+    def member(i: int, n: int) -> GudangProcess:
+        return spawn("collector", "--site", str(site_file), "--members", str(n), "--member",
+                     str(i), "--metrics-port", str(ports[i]), name=f"m{i}of{n}",
+                     GUDANG_MQTT__PORT=str(broker.port), GUDANG_MQTT__USERNAME=f"collector-{i}",
+                     GUDANG_MQTT__PASSWORD=f"pw{i}",
+                     GUDANG_COLLECTOR_SPOOL=str(tmp_path / f"spool{i}.db"),
+                     GUDANG_COLLECTOR_STATE=str(tmp_path / f"state{i}.db"))  # fmt: skip
+
+    first = [member(i, 2) for i in range(2)]
+    wait_for(lambda: all(m.logged("mqtt_subscribed") for m in first), what="two members")
+    for m in first:
+        assert m.stop() == 0
+    members = [member(i, 3) for i in range(3)]
+    wait_for(lambda: all(m.logged("mqtt_subscribed") for m in members), what="three members")
+    resumed = [e for e in members[0].events() if e["event"] == "mqtt_subscribed"]
+    assert resumed[0]["session_present"], "member 0 should have kept its session"
+
+    edge = MqttSettings(host=broker.host, port=broker.port, username="edge-1", password="e-pw")
+    t0 = int(time.time() * 1000) - 60_000
+
+    def weigh(device: str, seq: int) -> tuple[str, bytes]:
+        r = WeightReading(device_id=device, boot_id="b", seq=seq, ts=t0 + 1000 * seq,
+                          weight=100.0 - seq, unit="kg", stable=True, reason="change")  # fmt: skip
+        return f"gudang/v1/{site_id}/device/{device}/reading", r.model_dump_json().encode()
+
+    with MqttRecorder(edge, []) as rec:
+        for i in range(8):
+            rec.publish(*weigh(f"s{i}", 0))
+        # Then one more for a device of each member: in order behind the first
+        # round on the same connection, so once each member has it, it has
+        # had everything the broker would ever send it of that round.
+        for p in three:
+            if p.devices:  # (a member may have no group: 7 groups, 3 members)
+                rec.publish(*weigh(min(p.devices), 1))
+    expected = [len(p.devices) + bool(p.devices) for p in three]
+    wait_for(lambda: all(_stored(ports[i]) >= expected[i] for i in range(3)), timeout=30,
+             what=f"each member's readings {expected}")  # fmt: skip
+    assert [_stored(p) for p in ports] == expected, "a member counted readings not its own"
+    assert members[0].logged("mqtt_stale_filters")
+    for m in members:
+        assert m.stop() == 0
