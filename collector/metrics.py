@@ -1,12 +1,19 @@
 """Prometheus metrics of the collector, read from its state at scrape time
-(nothing is counted twice and the hot path pays nothing for them)."""
+(nothing is counted twice and the hot path pays nothing for them), and its
+health for an orchestrator on the same port: ``/healthz`` (alive: its event
+loop keeps turning) and ``/readyz`` (connected to the broker)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector as _PromCollector
 
@@ -128,7 +135,48 @@ class CollectorMetrics(_PromCollector):
         )
 
 
+STALLED_AFTER_S = 60.0  # the collector's tick runs every 5 s: 12 missed is stuck
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # scrapes and probes every few seconds: not events
+
+
+def health(c: Collector) -> tuple[bool, dict[str, object]]:
+    """Alive: the event loop turned within ``STALLED_AFTER_S``."""
+    idle = time.monotonic() - c.loop_seen
+    return idle < STALLED_AFTER_S, {"alive": idle < STALLED_AFTER_S, "loop_idle_s": round(idle, 1)}
+
+
+def readiness(metrics: CollectorMetrics) -> tuple[bool, dict[str, object]]:
+    """Ready: connected to the broker (with InfluxDB down it still ingests,
+    into its spool: said in the body, not a reason to be restarted)."""
+    w = metrics.writer
+    influx = w is not None and w.db_ready.is_set()
+    return metrics.c.connected, {"ready": metrics.c.connected, "mqtt": metrics.c.connected,
+                                 "influx": influx}  # fmt: skip
+
+
 def serve_metrics(metrics: CollectorMetrics, host: str, port: int) -> None:
+    """/metrics (Prometheus), /healthz and /readyz (JSON, 200 or 503), from a
+    thread of its own: a stuck event loop cannot hide its own stall."""
     registry = CollectorRegistry()
     registry.register(metrics)
-    start_http_server(port, addr=host, registry=registry)
+    prometheus = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path not in ("/healthz", "/readyz"):
+            return prometheus(environ, start)  # type: ignore[no-any-return]
+        ok, body = health(metrics.c) if path == "/healthz" else readiness(metrics)
+        start("200 OK" if ok else "503 Service Unavailable",
+              [("Content-Type", "application/json")])  # fmt: skip
+        return [json.dumps(body).encode()]
+
+    server = make_server(host, port, app, _Server, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -118,6 +119,7 @@ class Collector:
         state = state_path or spool_path.with_name("state.db")
         self.calibration = Calibration(site, state)
         self.subscribed = SubscribedFilters(state)
+        self.loop_seen = time.monotonic()
         self.engine = StockEngine(site, self.calibration)
         self.alerts = AlertMonitor(site, self.calibration, state)
         self.requests = Requests(site, self.calibration, self.engine, self.alerts)
@@ -349,6 +351,7 @@ class Collector:
 
     async def _tick(self, writer: DurableWriter, stop: asyncio.Event) -> None:
         while not await sleep_or_stop(stop, 5.0):
+            self.loop_seen = time.monotonic()  # /healthz: the loop turns
             self._alerted(self.alerts.tick())
             self._alerts_off(writer)
 

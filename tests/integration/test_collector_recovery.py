@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gudang.contract import TagEvent, WeightReading, now_ms
@@ -353,3 +354,39 @@ def edge_unconfirmed(tmp: Path) -> int:
 
     with sqlite3.connect(tmp / "edge-outbox.db") as db:
         return int(db.execute("SELECT COUNT(*) FROM outbox WHERE seq IS NOT NULL").fetchone()[0])
+
+
+def test_health_and_readiness_follow_the_broker(
+    tmp_path: Path,
+    site_id: str,
+    spawn: Callable[..., GudangProcess],
+    private_mosquitto: MosquittoServer,
+) -> None:
+    """The probes an orchestrator uses, on the metrics port: alive while the
+    event loop turns; ready while connected to the broker, not while it is
+    down (InfluxDB's state is in the body, not a reason to restart)."""
+    site = write_site(tmp_path / "site.yaml", site_id)
+    port = free_port()
+    collector = spawn("collector", "--site", str(site), "--metrics-port", str(port),
+                      GUDANG_MQTT__PORT=str(private_mosquitto.port))  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def probe(path: str) -> tuple[int, dict[str, object]]:
+        try:
+            r = httpx.get(base + path, timeout=5)
+        except httpx.TransportError:
+            return 0, {}
+        return r.status_code, r.json()
+
+    wait_for(lambda: probe("/readyz")[0] == 200, what="ready")
+    assert probe("/readyz")[1] == {"ready": True, "mqtt": True, "influx": True}
+    status, body = probe("/healthz")
+    assert status == 200 and body["alive"] is True
+    assert "gudang_collector_mqtt_connected 1.0" in httpx.get(base + "/metrics").text
+    private_mosquitto.stop()
+    wait_for(lambda: probe("/readyz")[0] == 503, what="not ready without the broker")
+    assert probe("/readyz")[1]["mqtt"] is False
+    assert probe("/healthz")[0] == 200  # alive: restarting it would not bring the broker back
+    private_mosquitto.start()
+    wait_for(lambda: probe("/readyz")[0] == 200, timeout=30, what="ready again")
+    assert collector.stop() == 0
