@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from gudang.site import Site
 
-__all__ = ["Group", "Partition", "assign", "groups", "revision"]
+__all__ = ["Group", "Partition", "assign", "expected_rate", "groups", "revision"]
 
 
 @dataclass
@@ -126,3 +126,19 @@ def assign(site: Site, members: int) -> list[Partition]:
         best = max(range(members), key=lambda m: _score(g.key, m))
         parts[best].groups.append(g)
     return parts
+
+
+def expected_rate(
+    site: Site, devices: set[str], heartbeat_s: float, changes_per_hour: float
+) -> float:
+    """Messages a second the collector can expect from these devices: a scale
+    sends a heartbeat every `heartbeat_s` and, per change, the new level
+    once it settles (plus one in motion, as the edge reports both); a reader
+    sends an arrival and a departure per badge."""
+    per_change = 2.0
+    rate = 0.0
+    for d in site.devices:
+        if d.id in devices:
+            beat = 1.0 / heartbeat_s if d.kind == "scale" else 0.0
+            rate += beat + per_change * changes_per_hour / 3600.0
+    return rate

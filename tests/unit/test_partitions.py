@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from gudang.cli import app
-from gudang.partitions import assign, groups
+from gudang.partitions import assign, expected_rate, groups
 from gudang.site import load_site, parse_site
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "material-center.yaml"
@@ -95,3 +96,19 @@ def test_collector_member_and_members_go_together() -> None:
         assert "go together" in result.output or "0..1" in result.output, result.output
     gone = CliRunner().invoke(app, ["collector", "--site", str(EXAMPLE), "--share-group", "g"])
     assert gone.exit_code == 2 and "No such option" in gone.output
+
+
+def test_expected_rate_counts_heartbeats_of_scales_and_changes_of_every_device() -> None:
+    site = load_site(EXAMPLE)
+    scales = {d.id for d in site.devices if d.kind == "scale"}
+    readers = {d.id for d in site.devices if d.kind != "scale"}
+    assert scales and readers
+    assert expected_rate(site, scales, 30.0, 0.0) == pytest.approx(len(scales) / 30.0)
+    assert expected_rate(site, readers, 30.0, 0.0) == 0.0  # readers send only on badges
+    both = expected_rate(site, scales | readers, 30.0, 36.0)
+    assert both == pytest.approx(len(scales) / 30.0 + len(scales | readers) * 2 * 36 / 3600)
+    result = CliRunner().invoke(app, ["partitions", "--site", str(EXAMPLE), "--members", "2",
+                                      "--heartbeat-s", "30", "--changes-per-hour", "0"],
+                                terminal_width=200)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"expected: {len(scales) / 30:.2f} messages/s in all" in result.output
