@@ -35,10 +35,11 @@ class CollectorMetrics(_PromCollector):
             "gudang_collector_messages", "MQTT messages received, by outcome", labels=["outcome"]
         )
         duplicates = c.dedupe.duplicates
-        accepted = c.received - c.dead_letters - duplicates
+        accepted = c.received - c.dead_letters - duplicates - c.foreign
         messages.add_metric(["accepted"], accepted)
         messages.add_metric(["duplicate"], duplicates)
         messages.add_metric(["dead_letter"], c.dead_letters)
+        messages.add_metric(["foreign"], c.foreign)
         yield messages
         dead = CounterMetricFamily(
             "gudang_collector_dead_letters", "Messages refused, by code", labels=["code"]

@@ -120,8 +120,11 @@ class Collector:
         self.calibration = Calibration(site, state)
         self.subscribed = SubscribedFilters(state)
         self.loop_seen = time.monotonic()
+        self.foreign = 0  # messages of other members' devices, skipped
+        self._foreign_seen: set[str] = set()
         self.engine = StockEngine(site, self.calibration)
-        self.alerts = AlertMonitor(site, self.calibration, state)
+        owned = self.partition.devices if self.partition is not None else None
+        self.alerts = AlertMonitor(site, self.calibration, state, devices=owned)
         self.requests = Requests(site, self.calibration, self.engine, self.alerts)
         self._results_out: list[tuple[str, bytes, bool]] = []  # results, settings (retained?)
         self.notifier = Notifier(site, webhook_policy or TargetPolicy())
@@ -199,9 +202,24 @@ class Collector:
         assert is_alert_kind(kind)  # the intake refuses any other
         self._alerted(self.alerts.acknowledge(kind, c.levels["subject"], c.message))
 
+    def _foreign(self, device: str) -> bool:
+        """A device of another partition member: its message was queued in
+        this member's session before N or the site's groups changed. Counted,
+        not processed and not confirmed: its edge sends it again (unconfirmed
+        messages go again after a while), then to the member that owns it."""
+        if self.partition is None or device in self.partition.devices:
+            return False
+        self.foreign += 1
+        if device not in self._foreign_seen:
+            self._foreign_seen.add(device)
+            log.warning("foreign_device_skipped", device=device, member=self.member)
+        return True
+
     def _on_status(self, c: Control) -> None:
         m = c.message
         assert isinstance(m, DeviceStatus)
+        if m.subject == "device" and self._foreign(m.id):
+            return
         self._alerted(self.alerts.status(m))
         for warning in self.counting.status(m):
             log.warning("counting_unreliable", device=m.id, noise_kg=m.noise_kg,
@@ -246,7 +264,9 @@ class Collector:
                 else:
                     m = result.message
                     key = (m.device_id, m.boot_id, m.seq)
-                    if key in in_batch or key in self._inflight:
+                    if self._foreign(m.device_id):
+                        pass  # acknowledged, never confirmed: see _foreign
+                    elif key in in_batch or key in self._inflight:
                         self.dedupe.duplicates += 1
                     elif self.dedupe.seen(*key):
                         # A re-send: its edge missed the confirmation; say it again.

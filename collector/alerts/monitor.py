@@ -44,9 +44,13 @@ class AlertMonitor:
         calibration: Calibration,
         store_path: Path,
         clock: Callable[[], int] = now_ms,
+        devices: set[str] | None = None,
     ) -> None:
         """`clock`: wall time in epoch ms, for the rules that run on it (device
-        silence, offline statuses); stock and scale rules run on device time."""
+        silence, offline statuses); stock and scale rules run on device time.
+        `devices`: the ones this collector answers for (a partition member's;
+        all when None): an edge's status speaks for these of its devices only,
+        or two members would raise the same device's alert."""
         self.site = site
         self.clock = clock
         self.calibration = calibration  # its SKUs carry unit weights measured at run time
@@ -73,7 +77,8 @@ class AlertMonitor:
         self._off: dict[str, _Off] = {}  # bin -> its anomalies, while its count is not whole
         self._devices_of_edge: dict[str, list[str]] = {}
         for d in site.devices:
-            self._devices_of_edge.setdefault(d.edge, []).append(d.id)
+            if devices is None or d.id in devices:
+                self._devices_of_edge.setdefault(d.edge, []).append(d.id)
         self._restore_pending(self.store.pending())
 
     def _restore_pending(self, body: str) -> None:

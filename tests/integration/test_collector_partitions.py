@@ -297,13 +297,19 @@ def test_a_member_sheds_the_groups_it_gave_away_when_n_changes(
     wait_for(lambda: all(m.logged("mqtt_subscribed") for m in first), what="two members")
     for m in first:
         assert m.stop() == 0
+    # While they are down, a reading of a moved device is queued in member
+    # 0's session: member 0 must not count it (member 2 owns it now); it
+    # acknowledges it unconfirmed, so the edge sends it again, to member 2.
+    edge = MqttSettings(host=broker.host, port=broker.port, username="edge-1", password="e-pw")
+    t0 = int(time.time() * 1000) - 60_000
+    queued = WeightReading(device_id=min(moved), boot_id="q", seq=0, ts=t0 - 1000, weight=90.0,
+                           unit="kg", stable=True, reason="change")  # fmt: skip
+    with MqttRecorder(edge, []) as rec:
+        rec.publish(f"gudang/v1/{site_id}/device/{min(moved)}/reading", queued.model_dump_json())
     members = [member(i, 3) for i in range(3)]
     wait_for(lambda: all(m.logged("mqtt_subscribed") for m in members), what="three members")
     resumed = [e for e in members[0].events() if e["event"] == "mqtt_subscribed"]
     assert resumed[0]["session_present"], "member 0 should have kept its session"
-
-    edge = MqttSettings(host=broker.host, port=broker.port, username="edge-1", password="e-pw")
-    t0 = int(time.time() * 1000) - 60_000
 
     def weigh(device: str, seq: int) -> tuple[str, bytes]:
         r = WeightReading(device_id=device, boot_id="b", seq=seq, ts=t0 + 1000 * seq,
@@ -324,5 +330,8 @@ def test_a_member_sheds_the_groups_it_gave_away_when_n_changes(
              what=f"each member's readings {expected}")  # fmt: skip
     assert [_stored(p) for p in ports] == expected, "a member counted readings not its own"
     assert members[0].logged("mqtt_stale_filters")
+    text = httpx.get(f"http://127.0.0.1:{ports[0]}/metrics", timeout=5).text
+    assert 'gudang_collector_messages_total{outcome="foreign"} 1.0' in text
+    assert members[0].logged("foreign_device_skipped")
     for m in members:
         assert m.stop() == 0

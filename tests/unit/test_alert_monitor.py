@@ -150,6 +150,21 @@ def test_an_edge_online_never_clears_a_device_its_own_status_calls_disconnected(
     assert _offline(m.status(_status("device", "scale-2", "online"))) == {"scale-2": "cleared"}
 
 
+def test_a_partition_member_answers_for_its_own_devices_of_an_edge(tmp_path: Path) -> None:
+    """Edge-1 carries three scales; the member owns scale-1 and scale-3. Its
+    edge going offline raises their alerts only: the other member raises
+    scale-2's, once."""
+    cal = Calibration(SITE, tmp_path / "state.db")
+    m = AlertMonitor(SITE, cal, tmp_path / "state.db", devices={"scale-1", "scale-3"})
+    try:
+        assert _offline(m.status(_status("edge", "edge-1", "offline"))) == {
+            "scale-1": "raised", "scale-3": "raised"
+        }  # fmt: skip
+    finally:
+        m.close()
+        cal.close()
+
+
 DWELL_SITE = parse_site("""\
 site: {id: s1, name: Test}
 devices:
