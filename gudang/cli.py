@@ -467,7 +467,7 @@ def partitions(
     the readings a second each can expect."""
     from rich.table import Table
 
-    from gudang.partitions import assign, expected_rate
+    from gudang.partitions import assign, expected_rate, revision
 
     if members < 1:
         err.print("[bold red]--members must be at least 1[/]")
@@ -488,6 +488,8 @@ def partitions(
         f"expected: {sum(rates):.2f} messages/s in all (a heartbeat every {heartbeat_s:g} s, "
         f"{changes_per_hour:g} changes an hour a device); one collector drains about 20,000 "
         "readings/s on 2 cores (docs/benchmarks.md)", highlight=False, soft_wrap=True)  # fmt: skip
+    stdout.print(f"site revision {revision(site)}: every member must run with the same",
+                 highlight=False)  # fmt: skip
 
 
 @app.command("mqtt-acl")

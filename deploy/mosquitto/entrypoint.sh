@@ -2,7 +2,8 @@
 # Makes the broker's password file from the environment (.env), then starts
 # Mosquitto. Users: collector, api, monitor (the healthcheck), one per edge PC
 # from MQTT_EDGE_USERS ("edge-1:password edge-2:password"), and any more from
-# MQTT_EXTRA_USERS (e.g. "collector-2:password" for shared collector members);
+# MQTT_EXTRA_USERS (e.g. "collector-0:password collector-1:password" for the
+# members of a partitioned collector);
 # the ACL names the same users. Each user is one session (use_username_as_clientid).
 set -eu
 f=/mosquitto/data/passwd

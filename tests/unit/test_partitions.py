@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gudang.cli import app
-from gudang.partitions import assign, expected_rate, groups
+from gudang.partitions import assign, expected_rate, groups, revision
 from gudang.site import load_site, parse_site
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "material-center.yaml"
@@ -83,6 +83,7 @@ def test_partitions_command_prints_the_assignment() -> None:
     text = result.output
     assert "member 0" in text and "member 2" in text
     assert "rfid-bay-a" in text and "scale-a1" in text
+    assert f"site revision {revision(load_site(EXAMPLE))}" in text
     bad = CliRunner().invoke(app, ["partitions", "--site", str(EXAMPLE), "--members", "0"])
     assert bad.exit_code == 2
 
