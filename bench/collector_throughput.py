@@ -269,6 +269,14 @@ def latency_probe(
     return latencies
 
 
+def peak_rss_mib(pid: int) -> float:
+    """A process's peak resident memory so far (VmHWM), MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def cpu_s(pid: int | list[int] | None) -> float:
     """User + system CPU seconds of a process (or several) so far (0 when gone)."""
     if isinstance(pid, list):
@@ -359,6 +367,7 @@ class Figures:
     p99_ms: float
     drain_cpu: str
     sustained_cpu: str
+    peak_rss_mib: list[float]  # each member's, after drain, sustained and latency
 
 
 @contextmanager
@@ -455,9 +464,10 @@ def run(members: int, args: argparse.Namespace, folder: Path) -> Figures:
         print(f"{label} latency at 2,000/s: p50 {pct(lat, 50):.0f} ms, p99 {pct(lat, 99):.0f} ms "
               f"({len(lat)} probes; one probe query takes p50 {pct(QUERY_MS, 50):.0f} ms)",
               flush=True)  # fmt: skip
+        rss = [peak_rss_mib(pid) for pid in collector.pids]
         collector.stop()
         return Figures(members, drain, from_sub, sustained, pct(lat, 50), pct(lat, 99),
-                       drain_cpu, sustained_cpu)  # fmt: skip
+                       drain_cpu, sustained_cpu, rss)  # fmt: skip
 
 
 def naive_baseline(m: int, folder: Path) -> float:
@@ -510,10 +520,11 @@ def main() -> None:
         naive = naive_baseline(args.naive_readings, tmp / "naive") if args.naive_readings else 0
     print(f"\n{args.readings:,} readings a phase; exact counts verified in InfluxDB every phase")
     print(f"{'members':>7} {'drain/s':>9} {'(from sub)':>10} {'sustained/s':>11} "
-          f"{'p50 ms':>6} {'p99 ms':>6}   drain CPU")  # fmt: skip
+          f"{'p50 ms':>6} {'p99 ms':>6}  {'peak RSS MiB':>12}   drain CPU")  # fmt: skip
     for f in figures:
+        rss = "+".join(f"{r:.0f}" for r in f.peak_rss_mib)
         print(f"{f.members:>7} {f.drain:>9,.0f} {f.drain_subscribed:>10,.0f} {f.sustained:>11,.0f} "
-              f"{f.p50_ms:>6.0f} {f.p99_ms:>6.0f}   {f.drain_cpu}")  # fmt: skip
+              f"{f.p50_ms:>6.0f} {f.p99_ms:>6.0f}  {rss:>12}   {f.drain_cpu}")  # fmt: skip
     if naive:
         print(
             f"naive baseline: {args.naive_readings:,} readings -> {naive:,.0f} readings/s; "
