@@ -223,6 +223,10 @@ def main() -> None:
             assert isinstance(done, int)
             rps = done / args.seconds
             print(f"max sustained, GET /api/v1/stock, 16 clients: {rps:,.0f} requests/s")
+            hwm = next(int(line.split()[1]) for line in
+                       Path(f"/proc/{api.proc.pid}/status").read_text().splitlines()
+                       if line.startswith("VmHWM:"))  # fmt: skip
+            print(f"the API's peak RSS: {hwm / 1024:.0f} MiB")
         finally:
             if api is not None:
                 api.stop()
