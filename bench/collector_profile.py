@@ -53,9 +53,7 @@ def run(n: int, batch: int, tmp: Path, boot: str) -> float:
     for i in range(0, n, batch):
         c.handle(msgs[i : i + batch], w)  # type: ignore[arg-type]
     elapsed = time.perf_counter() - started
-    c.alerts.close()
-    c.calibration.close()
-    c.spool.close()
+    c.close()
     return elapsed / n * 1e6
 
 

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from gudang import __version__, logs
 from gudang.collector.alerts.monitor import AlertMonitor
@@ -63,6 +64,7 @@ from gudang.replenishment import forecast
 from gudang.runtime import sleep_or_stop
 from gudang.settings import InfluxSettings, MqttSettings
 from gudang.site import Site
+from gudang.sqlite import hold_exclusive
 from gudang.webtargets import TargetPolicy, redact
 
 __all__ = ["Collector"]
@@ -96,6 +98,18 @@ class Collector:
                 "spool_max_bytes",
                 f"{spool_max_bytes} is below {MIN_SPOOL_BYTES} (16 MiB), the room one batch needs",
             )])  # fmt: skip
+        state = state_path or spool_path.with_name("state.db")
+        # One process per spool and state file: a second collector (a member
+        # started twice, two members on one default path) refuses to start.
+        self._locks: list[IO[str]] = []
+        for what, path in (("spool", spool_path), ("state", state)):
+            held = hold_exclusive(path)
+            if held is None:
+                raise ConfigError("collector", [ConfigProblem(what, (
+                    f"{path} is in use by another collector (its pid is in {path}.lock): "
+                    "give each collector, and each partition member, its own --spool and "
+                    "--state"))])  # fmt: skip
+            self._locks.append(held)
         self.spool = Spool(spool_path, spool_max_bytes)
         # A static partition (gudang/partitions.py): this member subscribes to
         # its groups' devices, bins and SKUs only; its name says which of how many.
@@ -116,7 +130,6 @@ class Collector:
         # Messages per engine round: small enough that the writer starts on
         # the first points while the rest of a backlog is still being read.
         self.batch_messages = batch_messages
-        state = state_path or spool_path.with_name("state.db")
         self.calibration = Calibration(site, state)
         self.subscribed = SubscribedFilters(state)
         self.loop_seen = time.monotonic()
@@ -571,12 +584,19 @@ class Collector:
             await writer_task  # flushes the last batch, then releases its acks
             flushed.set()  # now the MQTT loop may say goodbye and disconnect
             await asyncio.gather(*tasks, return_exceptions=True)
-            self.spool.close()
-            self.alerts.close()
-            self.calibration.close()
-            self.subscribed.close()
+            self.close()
             log.info("collector_stop", received=self.received, written=writer.points_written,
                      spooled=self.spool.points)  # fmt: skip
+
+    def close(self) -> None:
+        """Files closed, locks released (run() does it when it ends)."""
+        self.spool.close()
+        self.alerts.close()
+        self.calibration.close()
+        self.subscribed.close()
+        for handle in self._locks:
+            handle.close()
+        self._locks = []
 
     def _owned_skus(self) -> list[str]:
         """The SKUs this collector keeps (all, unless it has a partition)."""

@@ -32,6 +32,9 @@ app = typer.Typer(
 err = Console(stderr=True, soft_wrap=True)
 stdout = Console(soft_wrap=True)
 
+SPOOL_DEFAULT = Path("gudang-collector-spool.db")
+STATE_DEFAULT = Path("gudang-collector-state.db")
+
 SiteOpt = typer.Option(
     ..., "--site", "-s", envvar="GUDANG_SITE", help="The site file (YAML).", show_default=False
 )
@@ -145,7 +148,7 @@ def edge(
 def collector(
     site_file: Path = SiteOpt,
     spool: Path = typer.Option(
-        Path("gudang-collector-spool.db"),
+        SPOOL_DEFAULT,
         envvar="GUDANG_COLLECTOR_SPOOL",
         help="Disk spool for batches InfluxDB could not take.",
     ),
@@ -156,9 +159,10 @@ def collector(
         "backpressure.",
     ),
     state: Path = typer.Option(
-        Path("gudang-collector-state.db"),
+        STATE_DEFAULT,
         envvar="GUDANG_COLLECTOR_STATE",
-        help="Alert state, kept across restarts.",
+        help="Alert state, kept across restarts (a partition member's default: "
+        "gudang-collector-<I>-state.db, its spool's likewise).",
     ),
     member: int | None = typer.Option(
         None,
@@ -204,19 +208,29 @@ def collector(
                       "(docs/collector.md, Scaling out)")  # fmt: skip
             raise typer.Exit(2)
         partition = (member, members)
+        # Members on one host must not share files: the defaults name the member.
+        if spool == SPOOL_DEFAULT:
+            spool = Path(f"gudang-collector-{member}-spool.db")
+        if state == STATE_DEFAULT:
+            state = Path(f"gudang-collector-{member}-state.db")
     settings = _settings()
-    collector_ = Collector(
-        _site(site_file),
-        settings.mqtt,
-        settings.influx,
-        webhook_policy=settings.webhook_policy(),
-        spool_path=spool,
-        spool_max_bytes=spool_max_mb * 1024 * 1024,
-        state_path=state,
-        confirm_every_s=confirm_every,
-        forecast_every_s=forecast_every,
-        partition=partition,
-    )
+    site = _site(site_file)
+    try:
+        collector_ = Collector(
+            site,
+            settings.mqtt,
+            settings.influx,
+            webhook_policy=settings.webhook_policy(),
+            spool_path=spool,
+            spool_max_bytes=spool_max_mb * 1024 * 1024,
+            state_path=state,
+            confirm_every_s=confirm_every,
+            forecast_every_s=forecast_every,
+            partition=partition,
+        )
+    except ConfigError as exc:  # e.g. a spool another collector holds
+        _print_config_error(exc)
+        raise typer.Exit(2) from exc
     if metrics_port is not None:  # the runner serves them, not the collector's constructor
         from gudang.collector.metrics import serve_metrics
 

@@ -9,15 +9,16 @@ share it on purpose.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import stat
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from gudang import logs
 
-__all__ = ["open_db"]
+__all__ = ["hold_exclusive", "open_db"]
 
 log = logs.get("storage")
 
@@ -58,3 +59,22 @@ def _check(path: Path, allowed: int) -> None:
     if mode & ~allowed & 0o077:  # group or others may read, write or enter
         log.warning("loose_permissions", path=str(path), mode=oct(mode),
                     fix=f"chmod {oct(allowed)[2:]} {path}")  # fmt: skip
+
+
+def hold_exclusive(path: Path | str) -> IO[str] | None:
+    """Lock `path` + ".lock" for this process (released when it ends, even by
+    SIGKILL); None when another process holds it. Two processes on one spool
+    or state file would each take the other's rows for their own."""
+    lock = Path(f"{path}.lock")
+    _private_dir(lock.parent)
+    handle = lock.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle

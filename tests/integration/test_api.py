@@ -515,8 +515,15 @@ def test_consumption_days_of_cover_and_the_reorder_list(stack: Stack) -> None:
     days = cal.working_days((now - timedelta(days=27)).date(), now.date())  # the window
 
     def at(day: Any, hour: int) -> int:
+        """`hour` o'clock on `day`; today, if that is still to come, as late
+        as the day so far allows, in the same order and never on the day
+        before (run just after midnight, "10 minutes ago" was yesterday)."""
         t = datetime(day.year, day.month, day.day, hour, tzinfo=tz)
-        return int(min(t, now - timedelta(minutes=10 - hour / 10)).timestamp() * 1000)
+        latest = now - timedelta(minutes=10 - hour / 10)
+        if t > latest:
+            midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
+            t = max(latest, midnight + timedelta(seconds=hour))
+        return int(t.timestamp() * 1000)
 
     readings = [
         ("scale-1", 60 + 7.4 * 90, at(days[0], 8)),  # C1: 90 bars, first seen

@@ -25,6 +25,7 @@ from gudang.testing import (
     influx_rows,
     publish_all,
     reading_stream,
+    service_env,
     step_payloads,
     wait_for,
 )
@@ -335,3 +336,37 @@ def test_a_member_sheds_the_groups_it_gave_away_when_n_changes(
     assert members[0].logged("foreign_device_skipped")
     for m in members:
         assert m.stop() == 0
+
+
+def test_members_on_one_host_get_their_own_files_and_a_second_copy_is_refused(
+    tmp_path: Path,
+    site_id: str,
+    mqtt_settings: MqttSettings,
+    influx_settings: InfluxSettings,
+) -> None:
+    """Without --spool and --state, each member's files are named after its
+    index; a second process on the same files (member 1 started twice)
+    refuses to start instead of sharing them."""
+    site_file = _site(tmp_path, site_id)
+    env = service_env(mqtt_settings, influx_settings)
+    for name in ("GUDANG_COLLECTOR_SPOOL", "GUDANG_COLLECTOR_STATE"):
+        env.pop(name, None)
+
+    def member(i: int, log: str) -> GudangProcess:
+        return GudangProcess(["collector", "--site", str(site_file), "--members", "2",
+                              "--member", str(i)], env, tmp_path / log)  # fmt: skip
+
+    members = [member(0, "m0.log"), member(1, "m1.log")]
+    try:
+        wait_for(lambda: all(m.logged("mqtt_subscribed") for m in members), what="two members")
+        for i in range(2):
+            assert (tmp_path / f"gudang-collector-{i}-spool.db").exists()
+            assert (tmp_path / f"gudang-collector-{i}-state.db").exists()
+        again = member(1, "again.log")
+        assert again.proc.wait(timeout=30) == 2, again.tail()
+        said = " ".join(again.tail().split())
+        assert "gudang-collector-1-spool.db is in use by another collector" in said
+        assert members[1].running
+    finally:
+        for m in members:
+            assert m.stop() == 0
