@@ -524,6 +524,10 @@ class Site(_Strict):
         object.__setattr__(self, "_device_kinds", {d.id: d.kind for d in self.devices})
         object.__setattr__(self, "_skus", {s.id: s for s in self.skus})
         object.__setattr__(self, "_bins", {b.id: b for b in self.bins})
+        # In the instance's own dict, like the look-ups above: a PrivateAttr
+        # left in __pydantic_private__ is read through pydantic's __getattr__,
+        # about 1.5 us a time, and the alert monitor asks per reading.
+        object.__setattr__(self, "_roundings", {})
 
 
 @dataclass(frozen=True)
