@@ -213,18 +213,19 @@ class AlertMonitor:
         sku = self.calibration.skus[sku_id]
         total = self._sku_total[sku_id]
         out: list[Alert] = []
-        hyst = sku.alert_hysteresis
-        r = self.site.rounding(sku)  # cached by the site: this runs per reading
-        judged: tuple[tuple[AlertKind, float, texts.Text], ...] = (
-            ("low_stock", sku.minimum, texts.low_stock(sku, total, r)),
-            ("reorder_point", sku.reorder_point, texts.reorder_point(sku, total, r)),
-        )
-        for kind, threshold, text in judged:
-            cond: Condition = (
-                "bad" if total <= threshold else "good" if total >= threshold + hyst else "between"
-            )
-            if cond != "bad" and self.book.idle(kind, sku_id):
-                continue
+        checks: tuple[tuple[AlertKind, float], ...] = (
+            ("low_stock", sku.minimum), ("reorder_point", sku.reorder_point),
+        )  # fmt: skip
+        for kind, threshold in checks:
+            cond: Condition
+            if total <= threshold:
+                cond = "bad"
+            elif self.book.idle(kind, sku_id):
+                continue  # fine and nothing pending: most readings (this runs per reading)
+            else:
+                cond = "good" if total >= threshold + sku.alert_hysteresis else "between"
+            r = self.site.rounding(sku)
+            text = (texts.low_stock if kind == "low_stock" else texts.reorder_point)(sku, total, r)
             self._record(self.book.observe(kind, sku_id, cond, ts, text, r.qty(total)), out)
         return out
 
