@@ -500,7 +500,7 @@ def partitions(
         stdout.print(f"member {p.member}: {', '.join(sorted(p.devices)) or '-'}", highlight=False)
     stdout.print(
         f"expected: {sum(rates):.2f} messages/s in all (a heartbeat every {heartbeat_s:g} s, "
-        f"{changes_per_hour:g} changes an hour a device); one collector drains about 20,000 "
+        f"{changes_per_hour:g} changes an hour a device); one collector drains over 20,000 "
         "readings/s on 2 cores (docs/benchmarks.md)", highlight=False, soft_wrap=True)  # fmt: skip
     stdout.print(f"site revision {revision(site)}: every member must run with the same",
                  highlight=False)  # fmt: skip
