@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -302,8 +303,12 @@ class Collector:
         ordered = ordered or bool(self._alert_lines)  # an alert's or a setting's new state
         points += self._alert_lines
         self._alert_lines = []
-        self.alerts.flush()  # alert state durable before its causes are acknowledged
-        writer.add(points, acks, seen, ordered=ordered)
+        # The alert state as of this batch is saved when its points are
+        # durable, before its messages are acknowledged: after a crash the
+        # broker's resends are judged from exactly that state.
+        staged = self.alerts.stage()
+        writer.add(points, acks, seen, ordered=ordered,
+                   commit=functools.partial(self.alerts.commit, staged))  # fmt: skip
         # Handed to the writer: durable soon (or the process ends). A copy that
         # arrives meanwhile is a duplicate; its acknowledgement is released
         # after this batch's, since the writer releases in order.
@@ -389,11 +394,13 @@ class Collector:
             self._alerts_off(writer)
 
     def _alerts_off(self, writer: DurableWriter) -> None:
-        """Alerts raised outside a batch: durable, written, published."""
-        self.alerts.flush()
-        if self._alert_lines:
-            writer.add(self._alert_lines, [], ordered=True)
-            self._alert_lines = []
+        """Alerts raised outside a batch: written, saved once written (in
+        order with the batches before), published."""
+        staged = self.alerts.stage()
+        if self._alert_lines or staged.alerts or staged.pending is not None:
+            writer.add(self._alert_lines, [], ordered=bool(self._alert_lines),
+                       commit=functools.partial(self.alerts.commit, staged))  # fmt: skip
+        self._alert_lines = []
         if self._alerts_out:
             self._outgoing.set()
 

@@ -66,6 +66,9 @@ class _Batch:
     acks: Acks = field(default_factory=list)
     seen: Seen = field(default_factory=list)
     ordered: bool = False
+    # State that becomes true with these points (the alert book as of this
+    # parcel): saved when they are durable, before their messages are acknowledged.
+    commits: list[Callable[[], None]] = field(default_factory=list)
 
 
 class DurableWriter:
@@ -116,13 +119,22 @@ class DurableWriter:
         return len(self._in_flight)
 
     def add(
-        self, points: list[str], acks: Acks, seen: Seen | None = None, *, ordered: bool = False
+        self,
+        points: list[str],
+        acks: Acks,
+        seen: Seen | None = None,
+        *,
+        ordered: bool = False,
+        commit: Callable[[], None] | None = None,
     ) -> None:
         """Lines of line protocol, and the messages they come from. `ordered`:
-        some line rewrites a point written before (see the module text)."""
-        if not points and not acks:
+        some line rewrites a point written before (see the module text).
+        `commit`: called once these points are durable, before the
+        acknowledgements (in order with every other parcel's)."""
+        if not points and not acks and commit is None:
             return
-        self._parcels.append(_Batch(points, acks, seen or [], ordered and bool(points)))
+        commits = [commit] if commit is not None else []
+        self._parcels.append(_Batch(points, acks, seen or [], ordered and bool(points), commits))
         self._pending_points += len(points)
         self._wake.set()
 
@@ -163,6 +175,7 @@ class DurableWriter:
             batch.points += parcel.points
             batch.acks += parcel.acks
             batch.seen += parcel.seen
+            batch.commits += parcel.commits
             batch.ordered = batch.ordered or parcel.ordered
         return batch
 
@@ -203,8 +216,13 @@ class DurableWriter:
                 log.info("spooling_until_influx_ready", points=len(batch.points))
             if not await self._spool_batch(batch, stop):
                 return False
-            self.on_durable(batch.acks, batch.seen)
+            self._durable(batch)
         return True
+
+    def _durable(self, batch: _Batch) -> None:
+        for commit in batch.commits:
+            commit()
+        self.on_durable(batch.acks, batch.seen)
 
     async def _settle(self, stop: asyncio.Event, *, only_done: bool) -> bool:
         """Release finished writes in order (every one unless `only_done`:
@@ -226,7 +244,7 @@ class DurableWriter:
         if not written and not await self._spool_batch(batch, stop):
             return False
         self._in_flight.popleft()
-        self.on_durable(batch.acks, batch.seen)
+        self._durable(batch)
         return True
 
     async def _spool_batch(self, batch: _Batch, stop: asyncio.Event) -> bool:

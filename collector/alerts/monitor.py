@@ -12,7 +12,7 @@ from pathlib import Path
 from gudang import logs
 from gudang.collector.alerts import texts
 from gudang.collector.alerts.rules import AlertBook, Condition
-from gudang.collector.alerts.store import AlertStore
+from gudang.collector.alerts.store import AlertStore, Staged
 from gudang.collector.calibration import Calibration
 from gudang.collector.engine import ReadingResult
 from gudang.collector.movements import Movement
@@ -391,11 +391,18 @@ class AlertMonitor:
         what the broker's retained alert topics must say."""
         return self.store.latest()
 
-    def flush(self) -> None:
-        """Make every transition so far, and what is pending, durable (before
-        acknowledging its cause)."""
+    def stage(self) -> Staged:
+        """The alert state as of now (transitions and what is pending), to
+        commit once the readings behind it are durable (see store.py)."""
         self.store.save_pending(self._pending())
-        self.store.flush()
+        return self.store.stage()
+
+    def commit(self, staged: Staged) -> None:
+        self.store.commit(staged)
+
+    def flush(self) -> None:
+        """Stage and commit at once (tests, and at close)."""
+        self.commit(self.stage())
 
     def close(self) -> None:
         self.store.close()

@@ -2,6 +2,14 @@
 alert's newest state, and what is pending (dwell timers, bins whose count is
 off) as one document.
 
+What the file holds must be the state as of the last batch whose readings
+are durable and acknowledged: after a crash the broker sends the rest again,
+and they are judged again from exactly that state (so the same transitions
+come out, and the alert points of a batch that never reached InfluxDB are
+made again). Hence ``stage()`` at the end of a batch (taken out of what is
+unsaved, kept in memory) and ``commit()`` when the writer has the batch's
+points durable, before their messages are acknowledged.
+
 Saves are gathered and written in one transaction by ``flush()``, which the
 collector calls before it acknowledges the messages that caused them: one
 fsync per received batch, not one per alert transition (an alert storm would
@@ -10,12 +18,21 @@ otherwise stall ingestion on the disk).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gudang.contract import Alert
 from gudang.sqlite import open_db
 
-__all__ = ["AlertStore"]
+__all__ = ["AlertStore", "Staged"]
+
+
+@dataclass
+class Staged:
+    """Alert state as of one batch, to be saved when its points are durable."""
+
+    alerts: dict[tuple[str, str], Alert] = field(default_factory=dict)
+    pending: str | None = None  # the pending document, when it changed
 
 
 class AlertStore:
@@ -29,42 +46,61 @@ class AlertStore:
             " body TEXT NOT NULL);",
         )
         self._unsaved: dict[tuple[str, str], Alert] = {}
-        self._pending: str | None = None  # not yet saved
+        self._staged: dict[tuple[str, str], Alert] = {}  # staged, not yet committed
+        self._pending: str | None = None  # not yet staged
         row = self._db.execute("SELECT body FROM alert_pending").fetchone()
-        self._saved_pending: str = row[0] if row else "{}"
+        self._saved_pending: str = row[0] if row else "{}"  # on disk
+        self._last_pending = self._saved_pending  # last staged
 
     def save(self, alert: Alert) -> None:
         """Remember the newest state of (kind, subject); durable at ``flush()``."""
         self._unsaved[(alert.kind, alert.subject)] = alert
 
     def save_pending(self, body: str) -> None:
-        """What is pending now (a JSON document); durable at ``flush()``,
-        written only when it differs from what is on disk."""
-        self._pending = None if body == self._saved_pending else body
+        """What is pending now (a JSON document); staged with the alerts,
+        written only when it differs from the last one."""
+        self._pending = None if body == self._last_pending else body
 
     def pending(self) -> str:
         """The pending document last saved ("{}" when none)."""
         return self._saved_pending
 
-    def flush(self) -> None:
-        if not self._unsaved and self._pending is None:
+    def stage(self) -> Staged:
+        """What changed since the last stage, to commit once durable."""
+        staged = Staged(self._unsaved, self._pending)
+        self._staged.update(self._unsaved)
+        if self._pending is not None:
+            self._last_pending = self._pending
+        self._unsaved, self._pending = {}, None
+        return staged
+
+    def commit(self, staged: Staged) -> None:
+        """Write one stage (in one transaction: one fsync)."""
+        if not staged.alerts and staged.pending is None:
             return
-        rows = [(a.kind, a.subject, a.model_dump_json()) for a in self._unsaved.values()]
-        with self._db:  # one transaction
+        rows = [(a.kind, a.subject, a.model_dump_json()) for a in staged.alerts.values()]
+        with self._db:
             self._db.execute("BEGIN")
             self._db.executemany(
                 "INSERT OR REPLACE INTO alert (kind, subject, body) VALUES (?, ?, ?)", rows
             )
-            if self._pending is not None:
+            if staged.pending is not None:
                 self._db.execute("INSERT OR REPLACE INTO alert_pending (id, body) VALUES (0, ?)",
-                                 (self._pending,))  # fmt: skip
-        self._unsaved.clear()
-        if self._pending is not None:
-            self._saved_pending, self._pending = self._pending, None
+                                 (staged.pending,))  # fmt: skip
+        for key, alert in staged.alerts.items():
+            if self._staged.get(key) is alert:  # not superseded by a later stage
+                del self._staged[key]
+        if staged.pending is not None:
+            self._saved_pending = staged.pending
+
+    def flush(self) -> None:
+        """Stage and commit at once (outside the ingest path, and at close)."""
+        self.commit(self.stage())
 
     def latest(self) -> list[Alert]:
         """The newest state of every alert ever raised, saved or not yet."""
         newest: dict[tuple[str, str], Alert] = {(a.kind, a.subject): a for a in self.load()}
+        newest.update(self._staged)
         newest.update(self._unsaved)
         return list(newest.values())
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gudang.collector.alerts.monitor import AlertMonitor
+from gudang.collector.alerts.store import AlertStore
 from gudang.collector.calibration import Calibration
 from gudang.collector.engine import StockEngine
 from gudang.contract import Alert, DeviceStatus, WeightReading
@@ -394,3 +395,20 @@ def test_a_restart_anywhere_in_the_stream_changes_no_alert_transition(tmp_path: 
         got += _run(second, stream[cut:])
         second.close()
         assert _transitions(got) == want, f"restarted after reading {cut}"
+
+
+def test_alert_state_reaches_the_file_only_when_committed(tmp_path: Path) -> None:
+    """Staged at the end of a batch, committed when its points are durable:
+    a crash in between leaves the file as of the last committed batch (and
+    the broker resends that batch, judged again from there)."""
+    first = Feed(SITE, tmp_path / "state.db")
+    first.reading("scale-2", 100.0, T0, state="overload", stable=False)  # a fault: raised
+    staged = first.monitor.stage()
+    assert [(a.kind, a.state) for a in first.monitor.current()] == [("scale_fault", "raised")]
+    # The process dies before the batch is durable: nothing of it is on disk.
+    assert AlertStore(tmp_path / "state.db").load() == []
+    first.monitor.commit(staged)
+    assert [(a.kind, a.state) for a in AlertStore(tmp_path / "state.db").load()] == [
+        ("scale_fault", "raised")
+    ]
+    first.close()

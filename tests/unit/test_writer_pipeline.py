@@ -160,3 +160,24 @@ async def test_acknowledgements_without_points_wait_for_the_writes_before_them(
         w.end(1)
         await wait_for_async(lambda: len(w.released) == 2, 5, what="both released")
         assert w.released == [[(1, 1)], [(1, 99)]]
+
+
+async def test_a_parcels_commit_runs_when_it_is_durable_before_its_acknowledgements(
+    tmp_path: Path,
+) -> None:
+    """The alert state of a batch is saved with its points, not before: a
+    crash while they are in flight leaves the state file as of the last
+    durable batch (the broker resends the rest, judged from there)."""
+    events: list[str] = []
+    async with _running(tmp_path, 3) as w:
+        w.on_durable = lambda acks, seen: events.append(f"ack {acks[0][1]}" if acks else "ack")
+        for k in (1, 2):
+            w.add([f"m,p={k} v=1 {1_764_000_000_000 + k}"], [(1, k)], [("d", "b", k)],
+                  commit=lambda k=k: events.append(f"commit {k}"))  # fmt: skip
+        await wait_for_async(lambda: w.writing() == [1, 2], 5, what="two writes")
+        w.add([], [], commit=lambda: events.append("commit off-batch"))  # no points: in order too
+        w.end(2)
+        assert events == []  # 2 is written, but 1 is not: nothing saved, nothing acknowledged
+        w.end(1, ok=False)  # spooled: durable as well
+        await wait_for_async(lambda: len(events) == 6, 5, what="all committed and released")
+        assert events == ["commit 1", "ack 1", "commit 2", "ack 2", "commit off-batch", "ack"]
