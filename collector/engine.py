@@ -32,10 +32,12 @@ class EngineStats:
 
 @dataclass(slots=True)
 class ReadingResult:
-    """What one reading made: its points, the levels it is the newest of, the
-    movements it found, and whether a point written before is rewritten."""
+    """What one reading made: its points, its bins' levels (and those it is the
+    newest of, as this engine knows them), the movements it found, and
+    whether a point written before is rewritten."""
 
     lines: list[str]
+    levels: list[tuple[Bin, float]] = field(default_factory=list)  # (bin, net kg)
     newest: list[tuple[Bin, float]] = field(default_factory=list)  # (bin, net kg)
     movements: list[tuple[Bin, Movement]] = field(default_factory=list)  # not `none`
     # A late level re-decided a movement written before: the writer must not
@@ -110,13 +112,13 @@ class StockEngine:
         if history is not None:
             history.add(ts, net_kg, se_kg)
 
-    def newest_levels(self) -> list[tuple[Bin, float]]:
-        """Each bin's newest stable level known (net kg), for the bins that have one."""
-        out = []
+    def newest_levels(self) -> dict[str, tuple[int, float]]:
+        """bin -> its newest stable level known (device time, net kg)."""
+        out = {}
         for b in self.site.bins:
             last = self.history[b.id].last
             if last is not None:
-                out.append((b, last[1]))
+                out[b.id] = last
         return out
 
     def latest(self, bin_id: str) -> Latest | None:
@@ -133,6 +135,7 @@ class StockEngine:
         se = level_error_kg(r)
         for level in bin_levels(self.site, r, cal.tares, cal.skus, se):
             b = level.bin
+            out.levels.append((b, level.net_kg))
             out.lines.append(bin_stock_line(self._stock_keys[b.id], level))
             history = self.history[b.id]
             before = history.too_late

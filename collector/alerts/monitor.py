@@ -68,6 +68,8 @@ class AlertMonitor:
         }
         self._unchanged: dict[str, tuple[int, float]] = {}  # device -> (since ts, weight)
         self._bin_qty: dict[str, float] = {}  # each bin's newest quantity
+        self._bin_ts: dict[str, int] = {}  # the device time of that level
+        self._touched: dict[str, tuple[int, float]] = {}  # levels since the last stage
         self._sku_total: dict[str, float] = {}  # running sum, once every bin has spoken
         self._silent_bins: dict[str, set[str]] = {}  # SKU -> its bins not yet heard
         self._offline: dict[str, str] = {}  # device -> why, while its status says so
@@ -104,13 +106,21 @@ class AlertMonitor:
             return "{}"
         return json.dumps({**timers, "off": off}, sort_keys=True)
 
-    def resume(self, levels: list[tuple[Bin, float]]) -> None:
-        """Each bin's newest level known at start-up (InfluxDB, the spool), so
-        SKU totals are whole at once, as before a restart, instead of waiting
-        for every bin to speak again. A bin heard since keeps its own."""
-        for b, net_kg in levels:
-            if b.id not in self._bin_qty:
-                self._stock(b, net_kg, 0, judge=False)
+    def resume(self, known: dict[str, tuple[int, float]]) -> None:
+        """Each bin's level at start-up, so SKU totals are whole at once, as
+        before a restart, instead of waiting for every bin to speak again. The
+        level the alert state was last committed with wins over `known` (the
+        engine's, from InfluxDB and the spool): InfluxDB may hold batches
+        written but never acknowledged, which the broker sends again, and
+        they must be judged from where the alert state stands. A bin heard
+        since start keeps its own."""
+        committed = self.store.levels()
+        for b in self.site.bins:
+            level = committed.get(b.id) or known.get(b.id)
+            if level is None or b.id in self._bin_qty:
+                continue
+            self._bin_ts[b.id] = level[0]
+            self._stock(b, level[1], level[0], judge=False)
 
     def _record(self, alert: Alert | None, out: list[Alert]) -> None:
         if alert is not None:
@@ -157,8 +167,14 @@ class AlertMonitor:
             for b in self.site.bins_of(r.device_id):
                 if b.id in self._off:
                     out += self._judge_bin(b, r.ts)
-        for b, net_kg in result.newest:
-            out += self._stock(b, net_kg, r.ts)
+        for b, net_kg in result.levels:
+            # The newest level of the bin as this monitor knows it (not the
+            # engine's newest: after a restart the engine may know levels
+            # from InfluxDB that are sent again, see resume()).
+            if r.ts > self._bin_ts.get(b.id, -1):
+                self._bin_ts[b.id] = r.ts
+                self._touched[b.id] = (r.ts, net_kg)
+                out += self._stock(b, net_kg, r.ts)
         if result.movements:
             out += self.movements(result.movements)
         return out
@@ -395,7 +411,9 @@ class AlertMonitor:
         """The alert state as of now (transitions and what is pending), to
         commit once the readings behind it are durable (see store.py)."""
         self.store.save_pending(self._pending())
-        return self.store.stage()
+        staged = self.store.stage(self._touched)
+        self._touched = {}
+        return staged
 
     def commit(self, staged: Staged) -> None:
         self.store.commit(staged)

@@ -33,6 +33,7 @@ class Staged:
 
     alerts: dict[tuple[str, str], Alert] = field(default_factory=dict)
     pending: str | None = None  # the pending document, when it changed
+    levels: dict[str, tuple[int, float]] = field(default_factory=dict)  # bin -> (ts, net kg)
 
 
 class AlertStore:
@@ -43,7 +44,11 @@ class AlertStore:
             "CREATE TABLE IF NOT EXISTS alert (kind TEXT NOT NULL, subject TEXT NOT NULL,"
             " body TEXT NOT NULL, PRIMARY KEY (kind, subject));"
             "CREATE TABLE IF NOT EXISTS alert_pending (id INTEGER PRIMARY KEY CHECK (id = 0),"
-            " body TEXT NOT NULL);",
+            " body TEXT NOT NULL);"
+            # Each bin's level the alert state was judged on (not the engine's,
+            # which InfluxDB seeds, possibly ahead of what was acknowledged).
+            "CREATE TABLE IF NOT EXISTS alert_level (bin TEXT PRIMARY KEY, ts INTEGER NOT NULL,"
+            " net_kg REAL NOT NULL);",
         )
         self._unsaved: dict[tuple[str, str], Alert] = {}
         self._staged: dict[tuple[str, str], Alert] = {}  # staged, not yet committed
@@ -65,9 +70,9 @@ class AlertStore:
         """The pending document last saved ("{}" when none)."""
         return self._saved_pending
 
-    def stage(self) -> Staged:
+    def stage(self, levels: dict[str, tuple[int, float]] | None = None) -> Staged:
         """What changed since the last stage, to commit once durable."""
-        staged = Staged(self._unsaved, self._pending)
+        staged = Staged(self._unsaved, self._pending, levels or {})
         self._staged.update(self._unsaved)
         if self._pending is not None:
             self._last_pending = self._pending
@@ -76,7 +81,7 @@ class AlertStore:
 
     def commit(self, staged: Staged) -> None:
         """Write one stage (in one transaction: one fsync)."""
-        if not staged.alerts and staged.pending is None:
+        if not staged.alerts and staged.pending is None and not staged.levels:
             return
         rows = [(a.kind, a.subject, a.model_dump_json()) for a in staged.alerts.values()]
         with self._db:
@@ -87,6 +92,11 @@ class AlertStore:
             if staged.pending is not None:
                 self._db.execute("INSERT OR REPLACE INTO alert_pending (id, body) VALUES (0, ?)",
                                  (staged.pending,))  # fmt: skip
+            if staged.levels:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO alert_level (bin, ts, net_kg) VALUES (?, ?, ?)",
+                    [(b, ts, kg) for b, (ts, kg) in staged.levels.items()],
+                )
         for key, alert in staged.alerts.items():
             if self._staged.get(key) is alert:  # not superseded by a later stage
                 del self._staged[key]
@@ -103,6 +113,11 @@ class AlertStore:
         newest.update(self._staged)
         newest.update(self._unsaved)
         return list(newest.values())
+
+    def levels(self) -> dict[str, tuple[int, float]]:
+        """Each bin's level as of the last commit."""
+        rows = self._db.execute("SELECT bin, ts, net_kg FROM alert_level").fetchall()
+        return {b: (int(ts), float(kg)) for b, ts, kg in rows}
 
     def load(self) -> list[Alert]:
         rows = self._db.execute("SELECT body FROM alert").fetchall()

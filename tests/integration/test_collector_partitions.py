@@ -167,6 +167,7 @@ def _outcome(influx: InfluxSettings) -> Outcome:
         movements=sorted(
             (m["bin"], m["sku"], m["time"], m["kind"], m["delta_qty"], round(m["delta_kg"], 6))
             for m in moves
+            if m["kind"] != "none"  # "no movement here" (a corrected answer): queries skip it
         ),
         stock={r["bin"]: round(r["last"], 6) for r in levels},
         alerts=sorted(
