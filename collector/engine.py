@@ -32,13 +32,11 @@ class EngineStats:
 
 @dataclass(slots=True)
 class ReadingResult:
-    """What one reading made: its points, its bins' levels (and those it is the
-    newest of, as this engine knows them), the movements it found, and
-    whether a point written before is rewritten."""
+    """What one reading made: its points, its bins' levels, the movements it
+    found, and whether a point written before is rewritten."""
 
     lines: list[str]
     levels: list[tuple[Bin, float]] = field(default_factory=list)  # (bin, net kg)
-    newest: list[tuple[Bin, float]] = field(default_factory=list)  # (bin, net kg)
     movements: list[tuple[Bin, Movement]] = field(default_factory=list)  # not `none`
     # A late level re-decided a movement written before: the writer must not
     # let this reach InfluxDB ahead of that earlier write.
@@ -148,7 +146,6 @@ class StockEngine:
             self.stats.late_levels += history.too_late - before
             last = history.last
             if last is not None and last[0] == level.ts:
-                out.newest.append((b, level.net_kg))
                 self._latest[b.id] = Latest(level.ts, level.gross_kg, level.net_kg)
         return out
 

@@ -84,7 +84,7 @@ class AlertMonitor:
         self._restore_pending(self.store.pending())
 
     def _restore_pending(self, body: str) -> None:
-        """Dwell timers and off bins as the last flush left them (the state
+        """Dwell timers and off bins as last committed (the state
         file is the collector's own; an unreadable document only costs the
         timers, which start again)."""
         try:
@@ -130,9 +130,9 @@ class AlertMonitor:
     # -- inputs ---------------------------------------------------------------
 
     def reading(self, r: WeightReading, result: ReadingResult) -> list[Alert]:
-        """A reading and what the engine made of it (only a level that is its
-        bin's newest changes stock: a late one is history, and evaluating it
-        would go back in time)."""
+        """A reading and what the engine made of it (only a level newer than
+        the bin's last one here changes stock: a late one is history, and
+        evaluating it would go back in time)."""
         out: list[Alert] = []
         now = self._last_seen[r.device_id] = self.clock()
         # Most readings only confirm that all is well: skip what cannot change.
