@@ -104,7 +104,7 @@ class AlertStore:
             self._saved_pending = staged.pending
 
     def flush(self) -> None:
-        """Stage and commit at once (outside the ingest path, and at close)."""
+        """Stage and commit at once (at close; the ingest path stages per batch)."""
         self.commit(self.stage())
 
     def latest(self) -> list[Alert]:
