@@ -334,7 +334,15 @@ async function start() {
   if (!key()) { showLogin(); return; }
   $("#login").hidden = true;
   $("#signout").hidden = false;
-  try { await Promise.all([loadStock(), loadAlerts()]); } catch (e) { return; }
+  // The API answers 503 until it has read InfluxDB once (just after it
+  // started, or while InfluxDB is down): try again, never leave the page empty.
+  for (;;) {
+    try { await Promise.all([loadStock(), loadAlerts()]); break; } catch (e) {
+      if (!key() || e.message === "unauthorized") return;
+      setLive(false);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
   route();
   listen();
 }

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gudang.replenishment import Calendar, Forecast, Pick, Policy, forecast
-from gudang.services import free_port
+from gudang.services import InfluxServer, free_port
 from gudang.settings import MqttSettings
 from gudang.sim.control import ControlClient
 from gudang.testing import GudangProcess, MqttRecorder, http_ok, wait_for
@@ -265,3 +265,34 @@ def test_dashboard_shows_live_stock_acknowledges_and_switches_language(
     assert driver.execute_script("return localStorage.getItem('gudang.key')") is None  # type: ignore[attr-defined]
     driver.get(f"http://127.0.0.1:{port}/")  # type: ignore[attr-defined]
     wait_for(lambda: driver.find_element(By.ID, "login").is_displayed(), what="still signed out")  # type: ignore[attr-defined]
+
+
+def test_a_dashboard_opened_while_the_api_loads_fills_in_once_it_can(
+    make_site: Callable[..., Path],
+    spawn: Callable[..., GudangProcess],
+    api_keys: dict[str, str],
+    browser: object,
+    private_influxdb: InfluxServer,
+) -> None:
+    """The API answers 503 until it has read InfluxDB once (just after a
+    restart, or while InfluxDB is down). A dashboard opened then (a tablet
+    left open through a server restart) keeps trying and shows the racks as
+    soon as the API can, instead of staying empty until someone reloads."""
+    from selenium.webdriver.common.by import By
+
+    driver = browser  # typed loosely: selenium is a test-only dependency
+    site = make_site()
+    private_influxdb.stop()
+    port = free_port()
+    spawn("api", "--site", str(site), "--port", str(port), GUDANG_INFLUX__URL=private_influxdb.url)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: http_ok(f"{base}/healthz"), what="api")
+    assert not http_ok(f"{base}/readyz")
+    driver.get(f"{base}/#key={api_keys['read']}")  # type: ignore[attr-defined]
+    tried = "return performance.getEntriesByType('resource')" \
+            ".filter((e) => e.name.includes('/api/v1/stock')).length"  # fmt: skip
+    wait_for(lambda: driver.execute_script(tried) >= 1, what="a first try, refused")  # type: ignore[attr-defined]
+    assert not driver.find_elements(By.CSS_SELECTOR, ".bin")  # type: ignore[attr-defined]
+    private_influxdb.start()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, '.bin[data-bin="C1"]'),  # type: ignore[attr-defined]
+             timeout=30, what="the racks, once the API is ready")  # fmt: skip
